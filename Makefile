@@ -1,0 +1,44 @@
+# Two entry points: `make demo` and `make test`. Both run `setup` first, which is
+# idempotent: with an up-to-date .venv it does nothing.
+SHELL := /bin/bash
+PYTHON_HOST ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+# The lock is resolved for this platform; the same file installs the dev venv, CI
+# and the container images (see containers/Dockerfile).
+LOCK_PLATFORM := x86_64-manylinux_2_39
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast bench lock clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml scripts/glibc_shim.sh
+	@test -x $(PY) || $(PYTHON_HOST) -m venv $(VENV)
+	@scripts/glibc_shim.sh $(VENV)
+	@$(PY) -m pip --version >/dev/null && { $(VENV)/bin/uv --version 2>/dev/null | grep -q $(UV_VERSION) || $(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); }
+	$(VENV)/bin/uv pip sync -q --python $(PY) --python-platform $(LOCK_PLATFORM) requirements.lock
+	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps --no-build-isolation -e .
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/tpctl run
+
+test: setup
+	$(PY) -m pytest -q
+
+# Unit tests only (skips the end-to-end pipeline runs).
+test-fast: setup
+	$(PY) -m pytest -q -m "not e2e"
+
+bench: setup
+	$(PY) -m bench.run_all
+
+# Re-resolve the lock after changing pyproject.toml dependencies.
+lock:
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	  --python-platform $(LOCK_PLATFORM) --generate-hashes -o requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)
