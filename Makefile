@@ -18,7 +18,9 @@ $(STAMP): requirements.lock pyproject.toml scripts/glibc_shim.sh
 	@test -x $(PY) || $(PYTHON_HOST) -m venv $(VENV)
 	@scripts/glibc_shim.sh $(VENV)
 	@$(PY) -m pip --version >/dev/null && { $(VENV)/bin/uv --version 2>/dev/null | grep -q $(UV_VERSION) || $(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); }
-	$(VENV)/bin/uv pip sync -q --python $(PY) --python-platform $(LOCK_PLATFORM) requirements.lock
+	@# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as here) every
+	@# TF import, in every Beam worker, would otherwise re-parse the sources (10 s).
+	$(VENV)/bin/uv pip sync -q --compile-bytecode --python $(PY) --python-platform $(LOCK_PLATFORM) requirements.lock
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps --no-build-isolation -e .
 	@touch $@
 

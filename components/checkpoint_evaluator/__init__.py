@@ -1,0 +1,1 @@
+"""Checkpoint evaluator: scores every checkpoint on eval data and exports the best."""

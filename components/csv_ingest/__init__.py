@@ -1,0 +1,1 @@
+"""Ingest: CSV files with declared column kinds -> gzip tf.Example TFRecords."""

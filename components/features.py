@@ -1,0 +1,40 @@
+"""Names and kinds of columns, shared by ingest, Transform, Trainer and serving.
+
+Everything is derived from the pipeline config, so a user's CSV with its own label
+and features needs no code change.
+"""
+from __future__ import annotations
+
+from pipelines.config import PipelineConfig, TaskType
+from components.csv_ingest.rows import BYTES, FLOAT, ColumnSpec
+
+# The transformed label, under a name no raw column is likely to have.
+LABEL_KEY = "label_xf"
+
+
+def transformed_name(column: str) -> str:
+  return f"{column}_xf"
+
+
+def label_kind(config: PipelineConfig) -> str:
+  return FLOAT if config.task.type == TaskType.REGRESSION else BYTES
+
+
+def column_spec(config: PipelineConfig) -> ColumnSpec:
+  """Kinds of every column the ingest keeps: features, label and split key."""
+  kinds = {c: FLOAT for c in config.features.numeric + config.features.coordinates}
+  kinds.update({c: BYTES for c in config.features.categorical})
+  kinds[config.task.label] = label_kind(config)
+  if config.data.split_key and config.data.split_key not in kinds:
+    # ExampleGen hashes int or bytes features only; the key is never a model input.
+    kinds[config.data.split_key] = BYTES
+  return ColumnSpec(kinds=kinds, label=config.task.label,
+                    null_values=tuple(config.data.null_values))
+
+
+def label_vocabulary_name(config: PipelineConfig) -> str:
+  return f"{config.task.label}_vocab"
+
+
+def categorical_vocabulary_name(column: str) -> str:
+  return f"{column}_vocab"

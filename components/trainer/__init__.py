@@ -1,0 +1,1 @@
+"""Trainer module code: input pipeline, model, distribution, training loop, export."""

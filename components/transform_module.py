@@ -1,0 +1,57 @@
+"""tf.Transform preprocessing_fn, driven by the pipeline config.
+
+Numeric columns are z-scored, categorical ones get vocabularies and coordinates
+are bucketized by quantiles. The transform graph is exported inside the serving
+model (see trainer/export.py), so training and serving share one implementation.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import features
+from pipelines.config import PipelineConfig, TaskType
+
+
+def _dense(x, default):
+  """Missing values arrive as sparse or ragged tensors; make them [batch] dense."""
+  if isinstance(x, tf.sparse.SparseTensor):
+    x = tf.sparse.to_dense(
+        tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]), default)
+  elif isinstance(x, tf.RaggedTensor):
+    x = x.to_tensor(default_value=default, shape=[None, 1])
+  return tf.reshape(x, [-1])
+
+
+def _fill_float(x):
+  """Missing floats become NaN, then the column mean (computed over the data)."""
+  dense = _dense(x, float("nan"))
+  mean = tft.mean(tf.boolean_mask(dense, ~tf.math.is_nan(dense)))
+  return tf.where(tf.math.is_nan(dense), mean, dense)
+
+
+def preprocessing_fn(inputs, custom_config):
+  config = PipelineConfig.from_json(custom_config["config"])
+  t = config.transform
+  outputs = {}
+  for name in config.features.numeric:
+    outputs[features.transformed_name(name)] = tft.scale_to_z_score(_fill_float(inputs[name]))
+  for name in config.features.categorical:
+    outputs[features.transformed_name(name)] = tft.compute_and_apply_vocabulary(
+        _dense(inputs[name], b""), top_k=t.vocab_size, num_oov_buckets=t.oov_buckets,
+        vocab_filename=features.categorical_vocabulary_name(name))
+  for name in config.features.coordinates:
+    outputs[features.transformed_name(name)] = tft.bucketize(
+        _fill_float(inputs[name]), t.coordinate_buckets)
+
+  label = inputs[config.task.label]
+  if config.task.type == TaskType.REGRESSION:
+    outputs[features.LABEL_KEY] = _dense(label, 0.0)
+  elif config.task.type == TaskType.BINARY:
+    positive = tf.constant(config.task.positive_class.encode())
+    outputs[features.LABEL_KEY] = tf.cast(tf.equal(_dense(label, b""), positive), tf.int64)
+  else:
+    # Sorted by frequency; the class names are served alongside the scores.
+    outputs[features.LABEL_KEY] = tft.compute_and_apply_vocabulary(
+        _dense(label, b""), vocab_filename=features.label_vocabulary_name(config))
+  return outputs

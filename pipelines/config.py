@@ -1,0 +1,263 @@
+"""The pipeline's configuration: one YAML file, validated strictly.
+
+Every runner (local, Kubeflow) builds the pipeline from a `PipelineConfig`. Unknown
+keys are errors, not silently ignored, because a misspelt `train_steps` that falls
+back to a default is the kind of mistake that costs a night of GPU time.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal, Optional
+
+import pydantic
+import yaml
+
+
+class ConfigError(ValueError):
+  """A configuration problem, with a one-line message naming the file and key."""
+
+
+class _Strict(pydantic.BaseModel):
+  model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskType(str, enum.Enum):
+  BINARY = "binary"
+  MULTICLASS = "multiclass"
+  REGRESSION = "regression"
+
+
+class DataConfig(_Strict):
+  # Directory of CSV files. None means the embedded Chicago taxi data.
+  dir: Optional[str] = None
+  # Rows are split by a hash of this column, so that rows sharing a key never
+  # straddle train and eval. None hashes the whole row.
+  split_key: Optional[str] = "trip_start_timestamp"
+  # Hash buckets per split; test is optional (0 disables it).
+  train_buckets: int = pydantic.Field(8, ge=1)
+  eval_buckets: int = pydantic.Field(2, ge=1)
+  test_buckets: int = pydantic.Field(0, ge=0)
+  # A checked-in schema.pbtxt; inferred from statistics when absent.
+  schema_file: Optional[str] = None
+  # Strings that mean "missing", besides the empty string.
+  null_values: tuple[str, ...] = ("NA",)
+
+
+class TaskConfig(_Strict):
+  type: TaskType = TaskType.BINARY
+  label: str = "big_tipper"
+  # Binary tasks: the label value that counts as positive.
+  positive_class: str = "1"
+
+
+class FeaturesConfig(_Strict):
+  numeric: tuple[str, ...] = ("trip_miles", "fare", "trip_seconds")
+  categorical: tuple[str, ...] = (
+      "payment_type", "company", "trip_start_hour", "trip_start_day",
+      "trip_start_month", "pickup_community_area", "dropoff_community_area")
+  # Latitude/longitude-like columns: bucketized by quantiles.
+  coordinates: tuple[str, ...] = (
+      "pickup_latitude", "pickup_longitude", "dropoff_latitude",
+      "dropoff_longitude")
+
+  def all(self) -> tuple[str, ...]:
+    return self.numeric + self.categorical + self.coordinates
+
+
+class TransformConfig(_Strict):
+  vocab_size: int = pydantic.Field(1000, ge=1)
+  oov_buckets: int = pydantic.Field(10, ge=1)
+  coordinate_buckets: int = pydantic.Field(10, ge=2)
+
+
+class HyperParameters(_Strict):
+  """Model hyperparameters; the tuner searches some of them."""
+  learning_rate: float = pydantic.Field(0.003, gt=0)
+  hidden_units: tuple[int, ...] = (64, 32)
+  embedding_dim: int = pydantic.Field(8, ge=1)
+  dropout: float = pydantic.Field(0.0, ge=0, lt=1)
+  l2: float = pydantic.Field(0.0, ge=0)
+
+
+class TunerConfig(_Strict):
+  enabled: bool = True
+  max_trials: int = pydantic.Field(4, ge=1)
+  steps_per_trial: int = pydantic.Field(300, ge=1)
+  # A JSON file of hyperparameters to use when the tuner is off.
+  hyperparameters_file: Optional[str] = None
+
+
+class Strategy(str, enum.Enum):
+  AUTO = "auto"
+  ONE_DEVICE = "one_device"
+  MIRRORED = "mirrored"
+  MULTI_WORKER_MIRRORED = "multi_worker_mirrored"
+
+
+class TrainerConfig(_Strict):
+  # Training length is a step budget, not passes over the data ("virtual epochs").
+  train_steps: int = pydantic.Field(2000, ge=1)
+  num_checkpoints: int = pydantic.Field(10, ge=1)
+  # Batch per device. The global batch is this times the number of replicas, and
+  # the learning rate scales linearly: lr * global_batch / base_batch_size.
+  per_replica_batch_size: int = pydantic.Field(128, ge=1)
+  base_batch_size: int = pydantic.Field(128, ge=1)
+  eval_batches: int = pydantic.Field(50, ge=1)
+  strategy: Strategy = Strategy.AUTO
+  seed: int = 42
+  hyperparameters: HyperParameters = HyperParameters()
+
+  @pydantic.model_validator(mode="after")
+  def _checkpoints_fit_budget(self):
+    if self.num_checkpoints > self.train_steps:
+      raise ValueError(
+          f"num_checkpoints ({self.num_checkpoints}) exceeds train_steps "
+          f"({self.train_steps})")
+    return self
+
+
+class CheckpointSelectionConfig(_Strict):
+  # Eval metric the checkpoint evaluator selects on, and its direction.
+  metric: str = "loss"
+  mode: Literal["min", "max"] = "min"
+
+
+class EvaluatorConfig(_Strict):
+  """The blessing threshold (a TFMA value threshold on the eval split).
+
+  The metric is AUC for binary tasks, accuracy for multiclass and mean squared
+  error for regression. Binary tasks default to AUC >= 0.6 (0.5 is chance); the
+  other tasks have no task-independent sensible bound, so one must be given.
+  """
+  lower_bound: Optional[float] = None
+  upper_bound: Optional[float] = None
+
+
+class PipelineConfig(_Strict):
+  pipeline_name: str = pydantic.Field("training-patterns", pattern=r"^[a-z0-9][a-z0-9-]*$")
+  # Holds the pipeline root, the MLMD database, TensorBoard logs and checkpoints.
+  run_dir: str = "runs/default"
+  # Where blessed models are pushed; defaults to <run_dir>/serving.
+  serving_dir: Optional[str] = None
+  data: DataConfig = DataConfig()
+  task: TaskConfig = TaskConfig()
+  features: FeaturesConfig = FeaturesConfig()
+  transform: TransformConfig = TransformConfig()
+  tuner: TunerConfig = TunerConfig()
+  trainer: TrainerConfig = TrainerConfig()
+  checkpoint_selection: CheckpointSelectionConfig = CheckpointSelectionConfig()
+  evaluator: EvaluatorConfig = EvaluatorConfig()
+
+  @pydantic.model_validator(mode="after")
+  def _columns_are_consistent(self):
+    features = self.features.all()
+    dupes = sorted({f for f in features if features.count(f) > 1})
+    if dupes:
+      raise ValueError(f"feature listed twice: {dupes[0]!r}")
+    if not features:
+      raise ValueError("no features configured")
+    if self.task.label in features:
+      raise ValueError(f"label {self.task.label!r} is also listed as a feature")
+    if (self.task.type != TaskType.BINARY and self.evaluator.lower_bound is None
+        and self.evaluator.upper_bound is None):
+      raise ValueError(f"evaluator.lower_bound or evaluator.upper_bound is required "
+                       f"for a {self.task.type.value} task (the blessing threshold)")
+    return self
+
+  # Derived locations (all absolute, so that Beam workers and executors agree).
+  @property
+  def run_path(self) -> Path:
+    return Path(self.run_dir).resolve()
+
+  @property
+  def pipeline_root(self) -> str:
+    return str(self.run_path / "pipeline_root")
+
+  @property
+  def metadata_path(self) -> str:
+    return str(self.run_path / "metadata.sqlite")
+
+  @property
+  def serving_path(self) -> str:
+    return str(Path(self.serving_dir).resolve() if self.serving_dir
+               else self.run_path / "serving")
+
+  @property
+  def checkpoint_root(self) -> str:
+    return str(self.run_path / "checkpoints")
+
+  @property
+  def tensorboard_dir(self) -> str:
+    return str(self.run_path / "tensorboard")
+
+  def blessing_threshold(self) -> tuple[Optional[float], Optional[float]]:
+    """(lower, upper) bound on the task's blessing metric."""
+    e = self.evaluator
+    if e.lower_bound is None and e.upper_bound is None:
+      return (0.6, None)  # binary; other tasks are rejected by the validator
+    return (e.lower_bound, e.upper_bound)
+
+  def to_json(self) -> str:
+    return self.model_dump_json()
+
+  @classmethod
+  def from_json(cls, text: str) -> "PipelineConfig":
+    return cls.model_validate_json(text)
+
+  def training_fingerprint(self) -> str:
+    """A short hash of everything that defines a training run's trajectory."""
+    relevant = {"task": self.task.model_dump(mode="json"),
+                "features": self.features.model_dump(mode="json"),
+                "transform": self.transform.model_dump(mode="json"),
+                "trainer": self.trainer.model_dump(mode="json")}
+    blob = json.dumps(relevant, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _describe(error: dict) -> str:
+  where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+  if error["type"] == "extra_forbidden":
+    return f"unknown key {where!r}"
+  return f"{where}: {error['msg']}"
+
+
+def load_config(path: Optional[str | os.PathLike] = None,
+                overrides: Optional[dict] = None) -> PipelineConfig:
+  """Reads a YAML config (or the defaults), raising ConfigError with one line."""
+  source = str(path) if path else "default config"
+  raw: dict = {}
+  if path:
+    try:
+      text = Path(path).read_text()
+    except OSError as e:
+      raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
+    try:
+      raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+      mark = getattr(e, "problem_mark", None)
+      line = f":{mark.line + 1}" if mark else ""
+      raise ConfigError(f"{path}{line}: invalid YAML") from None
+    if not isinstance(raw, dict):
+      raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    # Relative paths in a config file are relative to the file, not the cwd.
+    base = Path(path).resolve().parent
+    for section, key in (("data", "dir"), ("data", "schema_file"),
+                         ("tuner", "hyperparameters_file"), (None, "run_dir"),
+                         (None, "serving_dir")):
+      holder = raw.get(section) if section else raw
+      if isinstance(holder, dict) and isinstance(holder.get(key), str):
+        holder[key] = str((base / holder[key]).resolve())
+  for dotted, value in (overrides or {}).items():
+    holder = raw
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+      holder = holder.setdefault(p, {})
+    holder[leaf] = value
+  try:
+    return PipelineConfig.model_validate(raw)
+  except pydantic.ValidationError as e:
+    raise ConfigError(f"{source}: {_describe(e.errors()[0])}") from None

@@ -1,0 +1,105 @@
+"""Runs the pipeline on this machine: TFX's LocalDagRunner, Beam's DirectRunner in
+multi-processing mode across the cores, and MLMD in SQLite under the run directory."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from components import features
+from components.csv_ingest import rows
+from pipelines import default_data, run_summary
+from pipelines.config import ConfigError, PipelineConfig
+
+_NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
+
+
+def beam_pipeline_args() -> list[str]:
+  return ["--direct_running_mode=multi_processing",
+          f"--direct_num_workers={os.cpu_count() or 1}"]
+
+
+def resolve_data_dir(config: PipelineConfig) -> str:
+  """The user's data directory, or the embedded default materialized in the run dir."""
+  if config.data.dir:
+    return config.data.dir
+  return default_data.materialize(config.run_path / "data" / "chicago_taxi")
+
+
+def preflight(config: PipelineConfig, data_dir: str) -> dict:
+  """Catches bad input before any component runs: one clear line, nothing written."""
+  if config.data.schema_file and not os.path.isfile(config.data.schema_file):
+    raise ConfigError(f"{config.data.schema_file}: schema file does not exist")
+  return rows.check_data_dir(data_dir, features.column_spec(config))
+
+
+class _ProgressHandler(logging.Handler):
+  """Turns the runner's 'Component X is running/finished' logs into progress lines."""
+
+  def __init__(self, total: int, say: Callable[[str], None]):
+    super().__init__(logging.INFO)
+    self._total, self._say, self._started, self._done = total, say, {}, 0
+
+  def emit(self, record: logging.LogRecord) -> None:
+    match = _NODE_EVENT.fullmatch(record.getMessage())
+    if not match:
+      return
+    node, event = match.groups()
+    if event == "running":
+      self._started[node] = time.monotonic()
+      self._say(f"[{self._done + 1}/{self._total}] {node} ...")
+    else:
+      self._done += 1
+      took = time.monotonic() - self._started.get(node, time.monotonic())
+      self._say(f"[{self._done}/{self._total}] {node} done in {took:.1f}s")
+
+
+@contextlib.contextmanager
+def _quiet_console_full_log(log_file: Path, total: int,
+                            say: Callable[[str], None]) -> Iterator[None]:
+  """Full TFX/Beam/TF logs go to a file; the console shows progress only."""
+  from absl import logging as absl_logging
+  root = logging.getLogger()
+  tf_logger = logging.getLogger("tensorflow")  # has its own console handler
+  saved = (root.level, list(root.handlers), absl_logging.get_verbosity(),
+           list(tf_logger.handlers))
+  log_file.parent.mkdir(parents=True, exist_ok=True)
+  file_handler = logging.FileHandler(log_file)
+  file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+  progress = _ProgressHandler(total, say)
+  root.handlers = [file_handler, progress]
+  tf_logger.handlers = [file_handler]
+  root.setLevel(logging.INFO)
+  absl_logging.set_verbosity(absl_logging.INFO)
+  try:
+    yield
+  finally:
+    file_handler.close()
+    root.setLevel(saved[0])
+    root.handlers = saved[1]
+    absl_logging.set_verbosity(saved[2])
+    tf_logger.handlers = saved[3]
+
+
+def run(config: PipelineConfig, say: Callable[[str], None] = print) -> run_summary.RunSummary:
+  from tfx import v1 as tfx
+  from pipelines.pipeline import create_pipeline
+
+  data_dir = resolve_data_dir(config)
+  counts = preflight(config, data_dir)
+  say(f"data: {sum(counts.values()):,} rows in {len(counts)} file(s) under {data_dir}")
+  pipeline = create_pipeline(
+      config, data_dir=data_dir, pipeline_root=config.pipeline_root,
+      serving_dir=config.serving_path, checkpoint_root=config.checkpoint_root,
+      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+          config.metadata_path),
+      beam_pipeline_args=beam_pipeline_args())
+  log_file = config.run_path / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+  say(f"run directory: {config.run_path}  (full log: {log_file})")
+  with _quiet_console_full_log(log_file, len(pipeline.components), say):
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+  return run_summary.latest_run(config.metadata_path)

@@ -1,0 +1,119 @@
+"""The one pipeline definition, shared by the local runner and Kubeflow.
+
+ingest -> statistics -> schema -> transform -> tuner -> trainer
+       -> checkpoint evaluator -> evaluator (blessing) -> pusher
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+
+from components import features
+from components.checkpoint_evaluator.component import CheckpointEvaluator
+from components.csv_ingest.component import csv_ingest
+from pipelines.config import PipelineConfig, TaskType
+
+# Module paths, not module files: the code is installed in the image, so nothing
+# has to be staged to the pipeline root for the executors to import it.
+PREPROCESSING_FN = "components.transform_module.preprocessing_fn"
+TUNER_FN = "components.tuner_module.tuner_fn"
+RUN_FN = "components.trainer.module.run_fn"
+
+# TFMA metric class and the key it reports under, per task.
+_BLESSING_METRIC = {
+    TaskType.BINARY: ("AUC", "auc"),
+    TaskType.MULTICLASS: ("SparseCategoricalAccuracy", "sparse_categorical_accuracy"),
+    TaskType.REGRESSION: ("MeanSquaredError", "mean_squared_error"),
+}
+_EXTRA_METRICS = {
+    TaskType.BINARY: ["BinaryAccuracy"],
+    TaskType.MULTICLASS: [],
+    TaskType.REGRESSION: ["MeanAbsoluteError"],
+}
+
+
+def blessing_metric_key(config: PipelineConfig) -> str:
+  return _BLESSING_METRIC[config.task.type][1]
+
+
+def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+  lower, upper = config.blessing_threshold()
+  bounds = {}
+  if lower is not None:
+    bounds["lower_bound"] = {"value": lower}
+  if upper is not None:
+    bounds["upper_bound"] = {"value": upper}
+  class_name, _ = _BLESSING_METRIC[config.task.type]
+  metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+  metrics += [tfma.MetricConfig(class_name=name) for name in _EXTRA_METRICS[config.task.type]]
+  metrics.append(tfma.MetricConfig(
+      class_name=class_name,
+      threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(**bounds))))
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(
+          signature_name="serving_default", prediction_key="scores",
+          label_key=features.LABEL_KEY,
+          preprocessing_function_names=["transform_features"])],
+      slicing_specs=[tfma.SlicingSpec()],
+      metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+
+
+def create_pipeline(config: PipelineConfig, *, data_dir: str, pipeline_root: str,
+                    serving_dir: str, checkpoint_root: str,
+                    metadata_connection_config=None,
+                    beam_pipeline_args: Optional[list[str]] = None) -> tfx.dsl.Pipeline:
+  config_json = config.to_json()
+  d = config.data
+
+  ingest = csv_ingest(data_dir, features.column_spec(config), split_key=d.split_key,
+                      train_buckets=d.train_buckets, eval_buckets=d.eval_buckets,
+                      test_buckets=d.test_buckets).with_id("Ingest")
+  statistics = tfx.components.StatisticsGen(examples=ingest.outputs["examples"])
+  if d.schema_file:
+    schema = tfx.components.ImportSchemaGen(schema_file=d.schema_file)
+  else:
+    schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"])
+  transform = tfx.components.Transform(
+      examples=ingest.outputs["examples"], schema=schema.outputs["schema"],
+      preprocessing_fn=PREPROCESSING_FN, custom_config={"config": config_json})
+  components = [ingest, statistics, schema, transform]
+
+  best_hyperparameters = None
+  if config.tuner.enabled:
+    tuner = tfx.components.Tuner(
+        tuner_fn=TUNER_FN, examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(num_steps=config.tuner.steps_per_trial),
+        eval_args=tfx.proto.EvalArgs(num_steps=config.trainer.eval_batches),
+        custom_config={"config": config_json})
+    best_hyperparameters = tuner.outputs["best_hyperparameters"]
+    components.append(tuner)
+
+  trainer = tfx.components.Trainer(
+      run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
+      transform_graph=transform.outputs["transform_graph"],
+      hyperparameters=best_hyperparameters,
+      train_args=tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
+      eval_args=tfx.proto.EvalArgs(num_steps=config.trainer.eval_batches),
+      custom_config={"config": config_json, "checkpoint_root": checkpoint_root})
+  checkpoint_evaluator = CheckpointEvaluator(
+      training=trainer.outputs["model"],
+      examples=transform.outputs["transformed_examples"],
+      transform_graph=transform.outputs["transform_graph"],
+      config=config_json)
+  evaluator = tfx.components.Evaluator(
+      examples=ingest.outputs["examples"], model=checkpoint_evaluator.outputs["model"],
+      eval_config=eval_config(config))
+  pusher = tfx.components.Pusher(
+      model=checkpoint_evaluator.outputs["model"],
+      model_blessing=evaluator.outputs["blessing"],
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+  components += [trainer, checkpoint_evaluator, evaluator, pusher]
+
+  return tfx.dsl.Pipeline(
+      pipeline_name=config.pipeline_name, pipeline_root=pipeline_root,
+      components=components, metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=beam_pipeline_args or [])

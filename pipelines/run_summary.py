@@ -1,0 +1,106 @@
+"""Reads what a finished pipeline run produced from MLMD, for the CLI's summary."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+
+
+@dataclasses.dataclass
+class RunSummary:
+  run_id: str
+  selected_step: Optional[int] = None
+  checkpoints: int = 0
+  eval_metrics: dict = dataclasses.field(default_factory=dict)
+  curves_png: Optional[str] = None
+  blessed: Optional[bool] = None
+  pushed_to: Optional[str] = None
+  tfma_metrics: dict = dataclasses.field(default_factory=dict)
+
+  def lines(self, blessing_metric: str, threshold: tuple) -> list[str]:
+    out = [f"run {self.run_id}"]
+    if self.selected_step is not None:
+      metrics = "  ".join(f"{k} {v:.4f}" for k, v in self.eval_metrics.items())
+      out.append(f"selected checkpoint: step {self.selected_step} of {self.checkpoints} "
+                 f"kept ({metrics})")
+    if self.curves_png:
+      out.append(f"training curves: {self.curves_png}")
+    if self.tfma_metrics:
+      out.append("evaluation: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(self.tfma_metrics.items())))
+    lower, upper = threshold
+    bound = " and ".join(b for b in [f">= {lower}" if lower is not None else "",
+                                    f"<= {upper}" if upper is not None else ""] if b)
+    if self.pushed_to:
+      out.append(f"pushed: {self.pushed_to}")
+    elif self.blessed is False:
+      value = self.tfma_metrics.get(blessing_metric)
+      shown = f"{value:.4f}" if value is not None else "unknown"
+      out.append(f"NOT pushed: model not blessed ({blessing_metric} {shown}, "
+                 f"threshold {bound})")
+    else:
+      out.append("NOT pushed: the pipeline did not reach the pusher")
+    return out
+
+
+def _store(metadata_path: str) -> mlmd.MetadataStore:
+  cfg = metadata_store_pb2.ConnectionConfig()
+  cfg.sqlite.filename_uri = metadata_path
+  cfg.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  return mlmd.MetadataStore(cfg)
+
+
+def _value(artifact, name):
+  if name not in artifact.custom_properties:
+    return None
+  v = artifact.custom_properties[name]
+  return v.WhichOneof("value") and getattr(v, v.WhichOneof("value"))
+
+
+def _tfma_metrics(uri: str) -> dict:
+  import tensorflow_model_analysis as tfma
+  try:
+    result = tfma.load_eval_result(uri)
+  except Exception:  # an evaluation that failed leaves nothing readable
+    return {}
+  out = {}
+  for _, per_slice in result.slicing_metrics[:1]:
+    for key, value in per_slice.get("", {}).get("", {}).items():
+      if "doubleValue" in value:
+        out[key] = value["doubleValue"]
+  return out
+
+
+def latest_run(metadata_path: str) -> RunSummary:
+  store = _store(metadata_path)
+  runs = store.get_contexts_by_type("pipeline_run")
+  if not runs:
+    raise RuntimeError(f"{metadata_path}: no pipeline run recorded")
+  run = max(runs, key=lambda c: c.create_time_since_epoch)
+  summary = RunSummary(run_id=run.name)
+  executions = store.get_executions_by_context(run.id)
+  events = store.get_events_by_execution_ids([e.id for e in executions])
+  out_ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+  types = {t.id: t.name for t in store.get_artifact_types()}
+  for a in store.get_artifacts_by_id(out_ids):
+    kind = types.get(a.type_id)
+    if kind == "Model" and _value(a, "checkpoint_step") is not None:
+      summary.selected_step = _value(a, "checkpoint_step")
+      summary.eval_metrics = {k[len("eval_"):]: _value(a, k) for k in sorted(a.custom_properties)
+                              if k.startswith("eval_")}
+    elif kind == "ModelEvaluation":
+      report = os.path.join(a.uri, "checkpoints.json")
+      if os.path.exists(report):
+        with open(report) as f:
+          summary.checkpoints = len(json.load(f)["checkpoints"])
+        summary.curves_png = os.path.join(a.uri, "curves.png")
+      else:
+        summary.tfma_metrics = _tfma_metrics(a.uri)
+    elif kind == "ModelBlessing":
+      summary.blessed = _value(a, "blessed") == 1
+    elif kind == "PushedModel" and _value(a, "pushed") == 1:
+      summary.pushed_to = _value(a, "pushed_destination")
+  return summary
