@@ -14,7 +14,7 @@ from pipelines.config import PipelineConfig, TaskType
 
 
 def _dense(x, default):
-  """Missing values arrive as sparse or ragged tensors; make them [batch] dense."""
+  """Sparse or ragged (a column with missing values) -> dense [batch], filled."""
   if isinstance(x, tf.sparse.SparseTensor):
     x = tf.sparse.to_dense(
         tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]), default)
@@ -23,26 +23,25 @@ def _dense(x, default):
   return tf.reshape(x, [-1])
 
 
-def _fill_float(x):
-  """Missing floats become NaN, then the column mean (computed over the data)."""
-  dense = _dense(x, float("nan"))
-  mean = tft.mean(tf.boolean_mask(dense, ~tf.math.is_nan(dense)))
-  return tf.where(tf.math.is_nan(dense), mean, dense)
-
-
 def preprocessing_fn(inputs, custom_config):
   config = PipelineConfig.from_json(custom_config["config"])
   t = config.transform
   outputs = {}
+  # Analyzers see only the values present; missing values are filled afterwards.
+  # One analysis pass over the data, instead of one for imputation and another
+  # for scaling.
   for name in config.features.numeric:
-    outputs[features.transformed_name(name)] = tft.scale_to_z_score(_fill_float(inputs[name]))
+    # Missing -> 0 after scaling, which is the column mean.
+    outputs[features.transformed_name(name)] = _dense(tft.scale_to_z_score(inputs[name]), 0.0)
   for name in config.features.categorical:
+    # Missing -> the empty string, a category of its own.
     outputs[features.transformed_name(name)] = tft.compute_and_apply_vocabulary(
         _dense(inputs[name], b""), top_k=t.vocab_size, num_oov_buckets=t.oov_buckets,
         vocab_filename=features.categorical_vocabulary_name(name))
   for name in config.features.coordinates:
-    outputs[features.transformed_name(name)] = tft.bucketize(
-        _fill_float(inputs[name]), t.coordinate_buckets)
+    # Missing -> an extra bucket after the quantile buckets.
+    outputs[features.transformed_name(name)] = _dense(
+        tft.bucketize(inputs[name], t.coordinate_buckets), tf.constant(t.coordinate_buckets, tf.int64))
 
   label = inputs[config.task.label]
   if config.task.type == TaskType.REGRESSION:

@@ -35,6 +35,8 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   def dataset(pattern, training):
     ds = data.make_dataset(pattern, spec, t.per_replica_batch_size, training=training,
                            seed=t.seed)
+    if not training:
+      ds = ds.unbatch().take(t.eval_examples).batch(data.EVAL_BATCH_SIZE)
     return ds.map(lambda x, y: (x, loop.prepare_labels(config, y)))
 
   tuner = kt.RandomSearch(
@@ -42,5 +44,5 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
       directory=fn_args.working_dir, project_name="search", overwrite=True)
   return TunerFnResult(tuner=tuner, fit_kwargs={
       "x": dataset(fn_args.train_files[0], True),
-      "validation_data": dataset(fn_args.eval_files[0], False).take(t.eval_batches),
+      "validation_data": dataset(fn_args.eval_files[0], False),
       "steps_per_epoch": tc.steps_per_trial, "epochs": 1, "verbose": 0})

@@ -106,7 +106,8 @@ class TrainerConfig(_Strict):
   # the learning rate scales linearly: lr * global_batch / base_batch_size.
   per_replica_batch_size: int = pydantic.Field(128, ge=1)
   base_batch_size: int = pydantic.Field(128, ge=1)
-  eval_batches: int = pydantic.Field(50, ge=1)
+  # Eval rows used to score each checkpoint (and each tuner trial).
+  eval_examples: int = pydantic.Field(10_000, ge=1)
   strategy: Strategy = Strategy.AUTO
   seed: int = 42
   hyperparameters: HyperParameters = HyperParameters()
@@ -143,6 +144,8 @@ class PipelineConfig(_Strict):
   run_dir: str = "runs/default"
   # Where blessed models are pushed; defaults to <run_dir>/serving.
   serving_dir: Optional[str] = None
+  # Local runs: Beam DirectRunner worker processes (0: one per core, less one).
+  beam_workers: int = pydantic.Field(0, ge=0)
   data: DataConfig = DataConfig()
   task: TaskConfig = TaskConfig()
   features: FeaturesConfig = FeaturesConfig()

@@ -18,9 +18,12 @@ from pipelines.config import ConfigError, PipelineConfig
 _NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
 
 
-def beam_pipeline_args() -> list[str]:
-  return ["--direct_running_mode=multi_processing",
-          f"--direct_num_workers={os.cpu_count() or 1}"]
+def beam_pipeline_args(workers: int = 0) -> list[str]:
+  """DirectRunner in multi-processing mode. By default one worker per core, less
+  one for the driver process, which is busy too: on 2 cores, 2 workers made the
+  whole pipeline 12% slower than 1 (bench/README.md)."""
+  workers = workers or max(1, (os.cpu_count() or 1) - 1)
+  return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
 
 
 def resolve_data_dir(config: PipelineConfig) -> str:
@@ -97,7 +100,7 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print) -> run_summa
       serving_dir=config.serving_path, checkpoint_root=config.checkpoint_root,
       metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
           config.metadata_path),
-      beam_pipeline_args=beam_pipeline_args())
+      beam_pipeline_args=beam_pipeline_args(config.beam_workers))
   log_file = config.run_path / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
   say(f"run directory: {config.run_path}  (full log: {log_file})")
   with _quiet_console_full_log(log_file, len(pipeline.components), say):

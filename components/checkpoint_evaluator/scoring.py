@@ -17,12 +17,6 @@ class CheckpointScore:
   metrics: dict
 
 
-def metric_names(config: PipelineConfig) -> list[str]:
-  return {TaskType.BINARY: ["loss", "auc", "accuracy"],
-          TaskType.MULTICLASS: ["loss", "accuracy"],
-          TaskType.REGRESSION: ["loss", "mae"]}[config.task.type]
-
-
 def list_checkpoints(checkpoint_dir: str) -> list[tuple[int, str]]:
   """(step, prefix) of every complete checkpoint, oldest first."""
   state = tf.train.get_checkpoint_state(checkpoint_dir)
@@ -42,46 +36,64 @@ def restore_model(config: PipelineConfig, record: loop.TrainRecord, tft_output,
   return model
 
 
+def _metric_fn(config: PipelineConfig):
+  """A compiled function: batch -> summed statistics the metrics are made of."""
+  loss_fn = model_lib.loss_fn(config, reduction=None)
+  kind = config.task.type
+
+  def sums(logits, labels):
+    y = loop.prepare_labels(config, labels)
+    out = {"loss": tf.reduce_sum(loss_fn(y, logits)),
+           "count": tf.cast(tf.shape(labels)[0], tf.float32)}
+    if kind == TaskType.BINARY:
+      out["correct"] = tf.reduce_sum(tf.cast(tf.equal(tf.cast(logits > 0, tf.float32), y), tf.float32))
+    elif kind == TaskType.MULTICLASS:
+      out["correct"] = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1), labels), tf.float32))
+    else:
+      out["abs_err"] = tf.reduce_sum(tf.abs(y - logits))
+    return out
+  return sums
+
+
 def score(config: PipelineConfig, record: loop.TrainRecord, tft_output,
           examples_uri: str, progress=print) -> list[CheckpointScore]:
   spec = tft_output.transformed_feature_spec()
-  # Read the eval batches once; every checkpoint is scored on the same rows.
+  # Read the eval rows once; every checkpoint is scored on the same rows.
   batches = list(data.make_dataset(
-      data.split_pattern(examples_uri, "eval"), spec,
-      config.trainer.per_replica_batch_size, training=False).take(config.trainer.eval_batches))
+      data.split_pattern(examples_uri, "eval"), spec, data.EVAL_BATCH_SIZE,
+      training=False).unbatch().take(config.trainer.eval_examples).batch(data.EVAL_BATCH_SIZE))
   if not batches:
     raise ValueError(f"{examples_uri}: the eval split is empty")
   model = restore_model(config, record, tft_output)
   weights = tf.train.Checkpoint(model=model)
-  loss_fn = model_lib.loss_fn(config, reduction=None)
+  sums_fn = _metric_fn(config)
+
+  @tf.function(reduce_retracing=True)
+  def evaluate(x, y):
+    logits = model(x, training=False)
+    return logits, sums_fn(logits, y)
+
   kind = config.task.type
-  forward = tf.function(lambda x: model(x, training=False))
 
   scores = []
   for step, path in list_checkpoints(record.checkpoint_dir):
     weights.restore(path).expect_partial()
-    total_loss, count = 0.0, 0
+    totals: dict = {}
     auc = keras.metrics.AUC(from_logits=True)
-    correct, abs_err = 0.0, 0.0
     for features, labels in batches:
-      logits = forward(features)
-      y = loop.prepare_labels(config, labels)
-      total_loss += float(tf.reduce_sum(loss_fn(y, logits)))
-      count += int(tf.shape(labels)[0])
+      logits, sums = evaluate(features, labels)
+      for k, v in sums.items():
+        totals[k] = totals.get(k, 0.0) + float(v)
       if kind == TaskType.BINARY:
-        auc.update_state(y, logits)
-        correct += float(tf.reduce_sum(tf.cast(tf.equal(tf.cast(logits > 0, tf.float32), y), tf.float32)))
-      elif kind == TaskType.MULTICLASS:
-        correct += float(tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1), labels), tf.float32)))
-      else:
-        abs_err += float(tf.reduce_sum(tf.abs(y - logits)))
-    metrics = {"loss": total_loss / count}
+        auc.update_state(loop.prepare_labels(config, labels), logits)
+    n = totals["count"]
+    metrics = {"loss": totals["loss"] / n}
     if kind == TaskType.BINARY:
-      metrics.update(auc=float(auc.result()), accuracy=correct / count)
+      metrics.update(auc=float(auc.result()), accuracy=totals["correct"] / n)
     elif kind == TaskType.MULTICLASS:
-      metrics["accuracy"] = correct / count
+      metrics["accuracy"] = totals["correct"] / n
     else:
-      metrics["mae"] = abs_err / count
+      metrics["mae"] = totals["abs_err"] / n
     scores.append(CheckpointScore(step, path, metrics))
     progress(f"checkpoint {step}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
   return scores

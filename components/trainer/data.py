@@ -13,6 +13,10 @@ import tensorflow as tf
 from components import features
 
 
+# Evaluation has no gradients to fit in memory: large batches, fewer calls.
+EVAL_BATCH_SIZE = 1024
+
+
 def split_pattern(examples_uri: str, split: str) -> str:
   return os.path.join(examples_uri, f"Split-{split}", "*")
 

@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import keras
 import tensorflow as tf
 
+from components import features
 from components.trainer import data, model as model_lib, strategy as strategy_lib
 from pipelines.config import HyperParameters, PipelineConfig, TaskType
 
@@ -40,14 +41,16 @@ class TrainRecord:
 
 
 def vocab_sizes(config: PipelineConfig, tft_output) -> dict[str, int]:
-  from components import features
-  return {features.transformed_name(c): tft_output.num_buckets_for_transformed_feature(
-      features.transformed_name(c))
-          for c in config.features.categorical + config.features.coordinates}
+  """Number of ids of each integer input, as the transform module produces them."""
+  sizes = {features.transformed_name(c): tft_output.vocabulary_size_by_name(
+      features.categorical_vocabulary_name(c)) + config.transform.oov_buckets
+           for c in config.features.categorical}
+  sizes.update({features.transformed_name(c): config.transform.coordinate_buckets + 1
+                for c in config.features.coordinates})  # +1: the "missing" bucket
+  return sizes
 
 
 def num_classes(config: PipelineConfig, tft_output) -> int:
-  from components import features
   if config.task.type != TaskType.MULTICLASS:
     return 2
   return tft_output.vocabulary_size_by_name(features.label_vocabulary_name(config))

@@ -1,0 +1,28 @@
+"""Runs TFX's own taxi_pipeline_native_keras.py (from the installed tfx package) once,
+with every path under one work directory. Used by bench/pipeline_vs_taxi.py."""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import logging  # noqa: E402
+from tfx.examples.chicago_taxi_pipeline import taxi_pipeline_native_keras as taxi  # noqa: E402
+from tfx.orchestration import metadata  # noqa: E402
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # noqa: E402
+
+
+def main(work: str) -> None:
+  logging.set_verbosity(logging.WARNING)
+  example_dir = os.path.dirname(taxi.__file__)
+  LocalDagRunner().run(taxi._create_pipeline(  # pylint: disable=protected-access
+      pipeline_name="taxi_native_keras",
+      pipeline_root=os.path.join(work, "pipeline_root"),
+      data_root=os.path.join(example_dir, "data", "simple"),
+      module_file=os.path.join(example_dir, "taxi_utils_native_keras.py"),
+      serving_model_dir=os.path.join(work, "serving"),
+      metadata_path=os.path.join(work, "metadata.db"),
+      beam_pipeline_args=taxi._beam_pipeline_args))  # pylint: disable=protected-access
+
+
+if __name__ == "__main__":
+  main(sys.argv[1])

@@ -1,0 +1,61 @@
+"""Shared fixtures. The expensive one, `small_run`, runs the real pipeline once per
+session on a 2,000-row slice of the embedded taxi data; several tests read it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pipelines import default_data  # noqa: E402
+from pipelines.config import load_config  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+TPCTL = [sys.executable, "-m", "pipelines.cli"]
+
+SMALL_CONFIG = """\
+run_dir: run
+data:
+  dir: data
+tuner:
+  enabled: true
+  max_trials: 2
+  steps_per_trial: 50
+trainer:
+  train_steps: 300
+  num_checkpoints: 3
+"""
+
+
+def write_config(directory: Path, text: str) -> Path:
+  path = directory / "config.yaml"
+  path.write_text(textwrap.dedent(text))
+  return path
+
+
+def run_tpctl(*args, cwd) -> subprocess.CompletedProcess:
+  return subprocess.run([*TPCTL, *args], cwd=cwd, capture_output=True, text=True,
+                        timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.fixture(scope="session")
+def taxi_slice(tmp_path_factory) -> Path:
+  """2,000 rows of the embedded data, with the big_tipper label."""
+  return Path(default_data.materialize(tmp_path_factory.mktemp("taxi") / "data",
+                                       max_rows=2000))
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory, taxi_slice):
+  """One real end-to-end `tpctl run` on the slice: (config, completed process)."""
+  workdir = tmp_path_factory.mktemp("e2e")
+  (workdir / "data").symlink_to(taxi_slice)
+  config_path = write_config(workdir, SMALL_CONFIG)
+  proc = run_tpctl("run", "--config", str(config_path), cwd=workdir)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return load_config(config_path), proc

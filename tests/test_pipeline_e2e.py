@@ -1,0 +1,88 @@
+"""End to end: one real `tpctl run` (LocalDagRunner, Beam DirectRunner, MLMD in
+SQLite) on a small slice, then what a user would check afterwards."""
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+pytestmark = pytest.mark.e2e
+
+COMPONENTS = ["Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
+              "CheckpointEvaluator", "Evaluator", "Pusher"]
+
+
+def test_progress_and_summary_are_printed(small_run):
+  _, proc = small_run
+  for i, name in enumerate(COMPONENTS, start=1):
+    assert f"{name} done in" in proc.stdout, name
+  assert "[trainer] step 300/300" in proc.stdout
+  assert "== summary ==" in proc.stdout
+  assert "selected checkpoint: step" in proc.stdout
+  assert "pushed: " in proc.stdout
+
+
+def test_run_directory_holds_everything(small_run):
+  config, _ = small_run
+  run = config.run_path
+  assert (run / "metadata.sqlite").is_file()
+  assert (run / "pipeline_root").is_dir()
+  assert glob.glob(str(run / "logs" / "run-*.log"))
+  # TensorBoard event files from the Trainer's ModelRun.
+  assert glob.glob(str(run / "pipeline_root" / "Trainer" / "model_run" / "*" / "events.out.tfevents.*"))
+
+
+def _raw_examples(data_dir: str, label: str, limit: int):
+  """Serialized tf.Examples of raw CSV rows, without the label, as a client sends."""
+  from components.csv_ingest import rows
+  from components import features
+  from pipelines.config import PipelineConfig
+  spec = features.column_spec(PipelineConfig())
+  path = os.path.join(data_dir, "data.csv")
+  parser = rows.RowParser(path, rows.read_header(path, spec), spec)
+  serialized, labels = [], []
+  with open(path) as f:
+    for row in list(csv.reader(f))[1:limit + 1]:
+      example = parser.parse_cells(row)
+      labels.append(int(example.features.feature[label].bytes_list.value[0]))
+      del example.features.feature[label]
+      serialized.append(example.SerializeToString())
+  return serialized, np.array(labels)
+
+
+def test_pushed_model_scores_raw_examples(small_run):
+  config, _ = small_run
+  versions = os.listdir(config.serving_path)
+  assert len(versions) == 1 and versions[0].isdigit()
+  model = tf.saved_model.load(os.path.join(config.serving_path, versions[0]))
+  serialized, labels = _raw_examples(config.data.dir, config.task.label, 1000)
+  scores = model.signatures["serving_default"](examples=tf.constant(serialized))["scores"]
+  scores = scores.numpy().reshape(-1)
+  assert scores.shape == (1000,)
+  assert np.all((scores >= 0) & (scores <= 1))
+  auc = tf.keras.metrics.AUC()
+  auc.update_state(labels, scores)
+  # Payment type alone separates most big tippers; a working model beats 0.8 easily.
+  assert float(auc.result()) > 0.8
+
+
+def test_selected_checkpoint_is_the_best_on_eval(small_run):
+  config, _ = small_run
+  [report_path] = glob.glob(str(config.run_path / "pipeline_root" / "CheckpointEvaluator"
+                                / "evaluation" / "*" / "checkpoints.json"))
+  report = json.loads(open(report_path).read())
+  steps = [c["step"] for c in report["checkpoints"]]
+  assert steps == [100, 200, 300]
+  best = min(report["checkpoints"], key=lambda c: c["loss"])
+  assert report["selected_step"] == best["step"]
+  png = os.path.join(os.path.dirname(report_path), "curves.png")
+  assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+  # The checkpoints live in the stable directory, outside the pipeline root.
+  ckpt_dir = os.path.dirname(best["path"])
+  assert ckpt_dir.startswith(config.checkpoint_root)
+  assert tf.train.latest_checkpoint(ckpt_dir).endswith("-300")
