@@ -7,11 +7,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import logging  # noqa: E402
 from tfx.examples.chicago_taxi_pipeline import taxi_pipeline_native_keras as taxi  # noqa: E402
-from tfx.orchestration import metadata  # noqa: E402
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # noqa: E402
 
 
-def main(work: str) -> None:
+def main(work: str, workers: str = "") -> None:
+  """workers: empty for the example's own Beam args (all cores), else a count."""
   logging.set_verbosity(logging.WARNING)
   example_dir = os.path.dirname(taxi.__file__)
   LocalDagRunner().run(taxi._create_pipeline(  # pylint: disable=protected-access
@@ -21,8 +21,10 @@ def main(work: str) -> None:
       module_file=os.path.join(example_dir, "taxi_utils_native_keras.py"),
       serving_model_dir=os.path.join(work, "serving"),
       metadata_path=os.path.join(work, "metadata.db"),
-      beam_pipeline_args=taxi._beam_pipeline_args))  # pylint: disable=protected-access
+      beam_pipeline_args=(
+          ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+          if workers else taxi._beam_pipeline_args)))  # pylint: disable=protected-access
 
 
 if __name__ == "__main__":
-  main(sys.argv[1])
+  main(*sys.argv[1:])

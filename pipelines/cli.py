@@ -14,6 +14,7 @@ import traceback
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipelines.config import ConfigError, load_config  # noqa: E402
+from pipelines.errors import PipelineFailed  # noqa: E402
 
 EPILOG = """\
 Configuration: a YAML file whose keys mirror `tpctl config` output; unknown keys
@@ -38,17 +39,23 @@ def _parser() -> argparse.ArgumentParser:
                     "checkpoints and serving directory live here")
     return sp
 
-  with_config(sub.add_parser(
+  run = with_config(sub.add_parser(
       "run", help="run the whole pipeline locally on the Beam DirectRunner",
       description="Ingest, transform, tune, train with checkpoints, pick the best "
       "checkpoint, evaluate and push if blessed. Prints progress per component and "
       "a summary at the end."))
+  run.add_argument("--beam-workers", type=int, metavar="N",
+                   help="Beam DirectRunner worker processes (default: cores - 1)")
   with_config(sub.add_parser("config", help="print the effective configuration as YAML"))
   return p
 
 
 def _load(args):
-  overrides = {"run_dir": os.path.abspath(args.run_dir)} if args.run_dir else None
+  overrides = {}
+  if args.run_dir:
+    overrides["run_dir"] = os.path.abspath(args.run_dir)
+  if getattr(args, "beam_workers", None) is not None:
+    overrides["beam_workers"] = args.beam_workers
   return load_config(args.config, overrides)
 
 
@@ -76,14 +83,16 @@ def main(argv=None) -> int:
   except (ConfigError, DataError) as e:
     print(f"tpctl: error: {e}", file=sys.stderr)
     return 2
+  except PipelineFailed as e:
+    print(f"tpctl: error: {e}", file=sys.stderr)
+    return 1
   except KeyboardInterrupt:
     print("tpctl: interrupted", file=sys.stderr)
     return 130
-  except Exception as e:  # a component failed: one line here, the rest in the log
+  except Exception as e:  # outside any component: still one line, then details
     last = traceback.extract_tb(e.__traceback__)[-1]
-    print(f"tpctl: error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
-          f"(at {os.path.basename(last.filename)}:{last.lineno}; see the run log)",
-          file=sys.stderr)
+    print(f"tpctl: error: {type(e).__name__}: {(str(e).splitlines() or [''])[0]} "
+          f"(at {os.path.basename(last.filename)}:{last.lineno})", file=sys.stderr)
     return 1
 
 

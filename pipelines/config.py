@@ -261,6 +261,36 @@ def load_config(path: Optional[str | os.PathLike] = None,
       holder = holder.setdefault(p, {})
     holder[leaf] = value
   try:
-    return PipelineConfig.model_validate(raw)
+    config = PipelineConfig.model_validate(raw)
   except pydantic.ValidationError as e:
     raise ConfigError(f"{source}: {_describe(e.errors()[0])}") from None
+  return _with_hyperparameters_file(config)
+
+
+def _with_hyperparameters_file(config: PipelineConfig) -> PipelineConfig:
+  """With the tuner off, a hyperparameters file overrides trainer.hyperparameters.
+
+  It holds either HyperParameters fields, or a Tuner's best_hyperparameters.txt
+  (KerasTuner's {"space": ..., "values": ...}), so an earlier search can be reused.
+  """
+  path = config.tuner.hyperparameters_file
+  if not path or config.tuner.enabled:
+    return config
+  from components import hyperparameters  # no TensorFlow behind this import
+  try:
+    values = json.loads(Path(path).read_text())
+  except OSError as e:
+    raise ConfigError(f"{path}: cannot read hyperparameters file: {e.strerror}") from None
+  except json.JSONDecodeError as e:
+    raise ConfigError(f"{path}:{e.lineno}: invalid JSON") from None
+  base = config.trainer.hyperparameters
+  try:
+    if isinstance(values, dict) and "values" in values:
+      hp = hyperparameters.from_values(values["values"], base)
+    else:
+      hp = HyperParameters.model_validate({**base.model_dump(), **values})
+  except (pydantic.ValidationError, TypeError, ValueError) as e:
+    errors = e.errors() if isinstance(e, pydantic.ValidationError) else None
+    raise ConfigError(f"{path}: {_describe(errors[0]) if errors else e}") from None
+  trainer = config.trainer.model_copy(update={"hyperparameters": hp})
+  return config.model_copy(update={"trainer": trainer})

@@ -7,14 +7,14 @@ an ordinary CSV with a label column, exactly like a user's own data.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 from pathlib import Path
 from typing import Optional
 
-import tfx
-
-TAXI_CSV = (Path(tfx.__file__).parent / "examples" / "chicago_taxi_pipeline" / "data"
-            / "simple" / "data.csv")
+# Located without importing tfx (which would load TensorFlow).
+TAXI_CSV = (Path(importlib.util.find_spec("tfx").origin).parent / "examples"
+            / "chicago_taxi_pipeline" / "data" / "simple" / "data.csv")
 LABEL = "big_tipper"
 
 

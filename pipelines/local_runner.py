@@ -10,10 +10,9 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from components import features
-from components.csv_ingest import rows
-from pipelines import default_data, run_summary
+from pipelines import default_data
 from pipelines.config import ConfigError, PipelineConfig
+from pipelines.errors import PipelineFailed
 
 _NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
 
@@ -21,7 +20,7 @@ _NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
 def beam_pipeline_args(workers: int = 0) -> list[str]:
   """DirectRunner in multi-processing mode. By default one worker per core, less
   one for the driver process, which is busy too: on 2 cores, 2 workers made the
-  whole pipeline 12% slower than 1 (bench/README.md)."""
+  whole pipeline slower than 1 (see BENCHMARKS.md)."""
   workers = workers or max(1, (os.cpu_count() or 1) - 1)
   return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
 
@@ -35,6 +34,8 @@ def resolve_data_dir(config: PipelineConfig) -> str:
 
 def preflight(config: PipelineConfig, data_dir: str) -> dict:
   """Catches bad input before any component runs: one clear line, nothing written."""
+  from components import features
+  from components.csv_ingest import rows
   if config.data.schema_file and not os.path.isfile(config.data.schema_file):
     raise ConfigError(f"{config.data.schema_file}: schema file does not exist")
   return rows.check_data_dir(data_dir, features.column_spec(config))
@@ -46,6 +47,7 @@ class _ProgressHandler(logging.Handler):
   def __init__(self, total: int, say: Callable[[str], None]):
     super().__init__(logging.INFO)
     self._total, self._say, self._started, self._done = total, say, {}, 0
+    self.running: str | None = None  # the component in progress, if any
 
   def emit(self, record: logging.LogRecord) -> None:
     match = _NODE_EVENT.fullmatch(record.getMessage())
@@ -53,24 +55,40 @@ class _ProgressHandler(logging.Handler):
       return
     node, event = match.groups()
     if event == "running":
+      self.running = node
       self._started[node] = time.monotonic()
       self._say(f"[{self._done + 1}/{self._total}] {node} ...")
     else:
+      self.running = None
       self._done += 1
       took = time.monotonic() - self._started.get(node, time.monotonic())
       self._say(f"[{self._done}/{self._total}] {node} done in {took:.1f}s")
 
 
 @contextlib.contextmanager
-def _quiet_console_full_log(log_file: Path, total: int,
-                            say: Callable[[str], None]) -> Iterator[None]:
+def _stderr_to(log_file: Path) -> Iterator[None]:
+  """Points file descriptor 2 at the log, for this process and the Beam workers it
+  starts: TensorFlow's C++ start-up lines cannot be silenced any other way."""
+  log_file.parent.mkdir(parents=True, exist_ok=True)
+  saved = os.dup(2)
+  with open(log_file, "ab") as f:
+    os.dup2(f.fileno(), 2)
+  try:
+    yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
+@contextlib.contextmanager
+def _progress_on_console(log_file: Path, total: int,
+                         say: Callable[[str], None]) -> Iterator[_ProgressHandler]:
   """Full TFX/Beam/TF logs go to a file; the console shows progress only."""
   from absl import logging as absl_logging
   root = logging.getLogger()
   tf_logger = logging.getLogger("tensorflow")  # has its own console handler
   saved = (root.level, list(root.handlers), absl_logging.get_verbosity(),
            list(tf_logger.handlers))
-  log_file.parent.mkdir(parents=True, exist_ok=True)
   file_handler = logging.FileHandler(log_file)
   file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
   progress = _ProgressHandler(total, say)
@@ -79,7 +97,7 @@ def _quiet_console_full_log(log_file: Path, total: int,
   root.setLevel(logging.INFO)
   absl_logging.set_verbosity(absl_logging.INFO)
   try:
-    yield
+    yield progress
   finally:
     file_handler.close()
     root.setLevel(saved[0])
@@ -88,21 +106,31 @@ def _quiet_console_full_log(log_file: Path, total: int,
     tf_logger.handlers = saved[3]
 
 
-def run(config: PipelineConfig, say: Callable[[str], None] = print) -> run_summary.RunSummary:
-  from tfx import v1 as tfx
-  from pipelines.pipeline import create_pipeline
-
-  data_dir = resolve_data_dir(config)
-  counts = preflight(config, data_dir)
-  say(f"data: {sum(counts.values()):,} rows in {len(counts)} file(s) under {data_dir}")
-  pipeline = create_pipeline(
-      config, data_dir=data_dir, pipeline_root=config.pipeline_root,
-      serving_dir=config.serving_path, checkpoint_root=config.checkpoint_root,
-      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          config.metadata_path),
-      beam_pipeline_args=beam_pipeline_args(config.beam_workers))
+def run(config: PipelineConfig, say: Callable[[str], None] = print):
+  """Runs the pipeline; returns a run_summary.RunSummary."""
   log_file = config.run_path / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
   say(f"run directory: {config.run_path}  (full log: {log_file})")
-  with _quiet_console_full_log(log_file, len(pipeline.components), say):
-    tfx.orchestration.LocalDagRunner().run(pipeline)
-  return run_summary.latest_run(config.metadata_path)
+  with _stderr_to(log_file):
+    # TensorFlow is imported here, so that its start-up lines land in the log.
+    from tfx import v1 as tfx
+    from pipelines import run_summary
+    from pipelines.pipeline import create_pipeline
+
+    data_dir = resolve_data_dir(config)
+    counts = preflight(config, data_dir)
+    say(f"data: {sum(counts.values()):,} rows in {len(counts)} file(s) under {data_dir}")
+    pipeline = create_pipeline(
+        config, data_dir=data_dir, pipeline_root=config.pipeline_root,
+        serving_dir=config.serving_path, checkpoint_root=config.checkpoint_root,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path),
+        beam_pipeline_args=beam_pipeline_args(config.beam_workers))
+    with _progress_on_console(log_file, len(pipeline.components), say) as progress:
+      try:
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+      except Exception as e:
+        logging.exception("pipeline failed")
+        first_line = (str(e).strip().splitlines() or [""])[0]
+        raise PipelineFailed(f"{progress.running or 'the pipeline'} failed: "
+                             f"{type(e).__name__}: {first_line} (full log: {log_file})") from e
+    return run_summary.latest_run(config.metadata_path)

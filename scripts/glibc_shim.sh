@@ -29,7 +29,7 @@ if grep -q "$marker" "$wrapper" 2>/dev/null && [ -x "$libdir/ld-linux-x86-64.so.
 fi
 if ! command -v apt-get >/dev/null || ! command -v dpkg >/dev/null; then
   echo "error: host glibc $glibc < $need_major.$need_minor and no apt-get/dpkg to fetch a newer one." >&2
-  echo "       Use the container image (containers/Dockerfile) or a host with glibc >= 2.39." >&2
+  echo "       Run on a host with glibc >= 2.39 (Debian 13, Ubuntu 24.04) or in the project's container image." >&2
   exit 1
 fi
 [ "$(uname -m)" = x86_64 ] || { echo "error: the glibc shim supports x86_64 only; use the container image" >&2; exit 1; }

@@ -59,3 +59,14 @@ def small_run(tmp_path_factory, taxi_slice):
   proc = run_tpctl("run", "--config", str(config_path), cwd=workdir)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return load_config(config_path), proc
+
+
+@pytest.fixture(scope="session")
+def transformed(tmp_path_factory, taxi_slice):
+  """(config, TFTransformOutput dir, transformed examples dir) for the taxi slice."""
+  from tests import transformed_data
+  config = load_config(overrides={"trainer.train_steps": 60, "trainer.num_checkpoints": 3,
+                                  "trainer.per_replica_batch_size": 32})
+  out = tmp_path_factory.mktemp("transformed")
+  transform_dir, examples_dir = transformed_data.build(config, taxi_slice / "data.csv", out)
+  return config, transform_dir, examples_dir

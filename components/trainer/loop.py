@@ -11,7 +11,7 @@ import dataclasses
 import os
 import shutil
 import time
-from typing import Callable, Optional
+from typing import Callable
 
 import keras
 import tensorflow as tf

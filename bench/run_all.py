@@ -1,0 +1,5 @@
+"""Runs every benchmark in bench/ and updates BENCHMARKS.md (`make bench`)."""
+from bench import pipeline_vs_taxi
+
+if __name__ == "__main__":
+  pipeline_vs_taxi.main([])

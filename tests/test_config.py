@@ -1,0 +1,109 @@
+"""The config file: strict keys, one-line errors, paths relative to the file."""
+from __future__ import annotations
+
+import pytest
+
+from pipelines.config import ConfigError, PipelineConfig, TaskType, load_config
+
+
+def _write(tmp_path, text):
+  path = tmp_path / "config.yaml"
+  path.write_text(text)
+  return path
+
+
+def test_defaults_describe_the_embedded_taxi_task():
+  config = load_config()
+  assert config.task.type == TaskType.BINARY
+  assert config.task.label == "big_tipper"
+  assert config.data.dir is None
+  assert config.blessing_threshold() == (0.6, None)
+  assert config.trainer.train_steps // config.trainer.num_checkpoints > 0
+
+
+def test_unknown_nested_key_is_named(tmp_path):
+  path = _write(tmp_path, "trainer:\n  trian_steps: 5\n")
+  with pytest.raises(ConfigError) as e:
+    load_config(path)
+  assert str(e.value) == f"{path}: unknown key 'trainer.trian_steps'"
+
+
+def test_wrong_type_names_key_and_problem(tmp_path):
+  path = _write(tmp_path, "trainer:\n  train_steps: many\n")
+  with pytest.raises(ConfigError, match=r"trainer\.train_steps: .*integer"):
+    load_config(path)
+
+
+def test_invalid_yaml_gives_the_line(tmp_path):
+  path = _write(tmp_path, "trainer:\n  train_steps: 5\n bad: [\n")
+  with pytest.raises(ConfigError, match=r"config\.yaml:\d+: invalid YAML"):
+    load_config(path)
+
+
+def test_missing_config_file(tmp_path):
+  with pytest.raises(ConfigError, match="nope.yaml: cannot read config"):
+    load_config(tmp_path / "nope.yaml")
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path):
+  (tmp_path / "sub").mkdir()
+  path = _write(tmp_path / "sub", "run_dir: out\ndata:\n  dir: ../csv\n")
+  config = load_config(path)
+  assert config.run_dir == str(tmp_path / "sub" / "out")
+  assert config.data.dir == str(tmp_path / "csv")
+
+
+def test_regression_needs_an_explicit_blessing_threshold(tmp_path):
+  path = _write(tmp_path, "task:\n  type: regression\n  label: y\n")
+  with pytest.raises(ConfigError, match="evaluator.lower_bound or evaluator.upper_bound"):
+    load_config(path)
+  path = _write(tmp_path, "task:\n  type: regression\n  label: y\n"
+                "evaluator:\n  upper_bound: 4.0\n")
+  assert load_config(path).blessing_threshold() == (None, 4.0)
+
+
+def test_label_cannot_also_be_a_feature(tmp_path):
+  path = _write(tmp_path, "task:\n  label: fare\n")
+  with pytest.raises(ConfigError, match="label 'fare' is also listed as a feature"):
+    load_config(path)
+
+
+def test_more_checkpoints_than_steps_is_rejected(tmp_path):
+  path = _write(tmp_path, "trainer:\n  train_steps: 5\n  num_checkpoints: 10\n")
+  with pytest.raises(ConfigError, match="num_checkpoints"):
+    load_config(path)
+
+
+def test_config_survives_the_json_round_trip_used_by_components():
+  config = load_config(overrides={"trainer.train_steps": 77})
+  assert PipelineConfig.from_json(config.to_json()) == config
+
+
+def test_training_fingerprint_changes_with_training_settings_only():
+  base = load_config()
+  assert base.training_fingerprint() == load_config(
+      overrides={"evaluator.lower_bound": 0.7}).training_fingerprint()
+  assert base.training_fingerprint() != load_config(
+      overrides={"trainer.train_steps": 10}).training_fingerprint()
+
+
+def test_hyperparameters_file_feeds_the_trainer_when_the_tuner_is_off(tmp_path):
+  (tmp_path / "hp.json").write_text('{"learning_rate": 0.02, "hidden_units": [16]}')
+  path = _write(tmp_path, "tuner:\n  enabled: false\n  hyperparameters_file: hp.json\n")
+  hp = load_config(path).trainer.hyperparameters
+  assert hp.learning_rate == 0.02 and hp.hidden_units == (16,)
+
+
+def test_a_tuner_best_hyperparameters_file_is_accepted(tmp_path):
+  (tmp_path / "best.txt").write_text(
+      '{"space": [], "values": {"learning_rate": 0.01, "units": 64, "num_layers": 2}}')
+  path = _write(tmp_path, "tuner:\n  enabled: false\n  hyperparameters_file: best.txt\n")
+  hp = load_config(path).trainer.hyperparameters
+  assert hp.learning_rate == 0.01 and hp.hidden_units == (64, 32)
+
+
+def test_bad_hyperparameters_file_names_the_key(tmp_path):
+  (tmp_path / "hp.json").write_text('{"learnin_rate": 0.02}')
+  path = _write(tmp_path, "tuner:\n  enabled: false\n  hyperparameters_file: hp.json\n")
+  with pytest.raises(ConfigError, match=r"hp.json: unknown key 'learnin_rate'"):
+    load_config(path)

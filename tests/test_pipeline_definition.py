@@ -1,0 +1,36 @@
+"""The one pipeline definition: which components it holds for a given config."""
+from __future__ import annotations
+
+from pipelines.config import load_config
+from pipelines.pipeline import create_pipeline
+
+
+def _ids(config):
+  p = create_pipeline(config, data_dir="/data", pipeline_root="/root", serving_dir="/serving",
+                      checkpoint_root="/ckpt")
+  return [c.id for c in p.components]
+
+
+def test_default_pipeline_has_every_step_in_order():
+  assert _ids(load_config()) == [
+      "Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
+      "CheckpointEvaluator", "Evaluator", "Pusher"]
+
+
+def test_tuner_off_and_checked_in_schema(tmp_path):
+  (tmp_path / "schema.pbtxt").write_text("")
+  config = load_config(overrides={"tuner.enabled": False,
+                                  "data.schema_file": str(tmp_path / "schema.pbtxt")})
+  ids = _ids(config)
+  assert "Tuner" not in ids and "SchemaGen" not in ids and "ImportSchemaGen" in ids
+
+
+def test_components_import_code_by_module_path_not_by_staged_file():
+  p = create_pipeline(load_config(), data_dir="/data", pipeline_root="/root",
+                      serving_dir="/serving", checkpoint_root="/ckpt")
+  by_id = {c.id: c for c in p.components}
+  assert by_id["Transform"].exec_properties["preprocessing_fn"] == \
+      "components.transform_module.preprocessing_fn"
+  assert by_id["Trainer"].exec_properties["run_fn"] == "components.trainer.module.run_fn"
+  assert by_id["Tuner"].exec_properties["tuner_fn"] == "components.tuner_module.tuner_fn"
+  assert not by_id["Trainer"].exec_properties.get("module_file")

@@ -1,0 +1,65 @@
+"""Multiclass (string labels) and regression, through real tf.Transform, the
+training loop, checkpoint scoring and the served model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import features
+from components.checkpoint_evaluator import scoring
+from components.csv_ingest import rows
+from components.trainer import data, export, loop
+from pipelines.config import load_config
+from tests import transformed_data
+
+CASES = {
+    # payment_type ("Cash", "Credit Card", ...) as a string multi-class label.
+    "multiclass": {"task.type": "multiclass", "task.label": "payment_type",
+                   "evaluator.lower_bound": 0.5,
+                   "features.categorical": ["company", "trip_start_hour"]},
+    # the fare as a regression target.
+    "regression": {"task.type": "regression", "task.label": "fare",
+                   "evaluator.upper_bound": 100.0,
+                   "features.numeric": ["trip_miles", "trip_seconds"]},
+}
+
+
+@pytest.mark.parametrize("task", sorted(CASES))
+def test_task_trains_scores_and_serves(task, taxi_slice, tmp_path):
+  config = load_config(overrides={**CASES[task], "trainer.train_steps": 60,
+                                  "trainer.num_checkpoints": 2})
+  transform_dir, examples_dir = transformed_data.build(config, taxi_slice / "data.csv", tmp_path)
+  tft_output = tft.TFTransformOutput(transform_dir)
+  record = loop.train(config, config.trainer.hyperparameters, tft_output,
+                      data.split_pattern(examples_dir, "train"), str(tmp_path / "ckpt"),
+                      str(tmp_path / "logs"), progress=lambda _: None)
+  scores = scoring.score(config, record, tft_output, examples_dir, progress=lambda _: None)
+  assert [s.step for s in scores] == [30, 60]
+
+  model = scoring.restore_model(config, record, tft_output, scores[-1].path)
+  export.export_serving_model(config, model, tft_output, str(tmp_path / "serving"))
+  served = tf.saved_model.load(str(tmp_path / "serving"))
+  examples = list(rows.iter_file(str(taxi_slice / "data.csv"), features.column_spec(config)))[:64]
+  for e in examples:
+    del e.features.feature[config.task.label]
+  out = served.signatures["serving_default"](
+      examples=tf.constant([e.SerializeToString() for e in examples]))
+
+  if task == "multiclass":
+    classes = tft_output.vocabulary_by_name(features.label_vocabulary_name(config))
+    assert b"Cash" in classes and b"Credit Card" in classes
+    probs = out["scores"].numpy()
+    assert probs.shape == (64, len(classes))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(out["classes"].numpy()) <= set(classes)
+    assert scores[-1].metrics["accuracy"] > 0.5  # most trips are cash or card
+  else:
+    assert out["scores"].shape == (64, 1)
+    assert set(scores[-1].metrics) == {"loss", "mae"}
+    # Trip length predicts the fare: better than always guessing the mean.
+    fares = np.array([r.features.feature["fare"].float_list.value[0]
+                      for r in rows.iter_file(str(taxi_slice / "data.csv"),
+                                              features.column_spec(config))])
+    assert scores[-1].metrics["mae"] < np.mean(np.abs(fares - fares.mean()))
