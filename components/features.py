@@ -12,6 +12,10 @@ from components.csv_ingest.rows import BYTES, FLOAT, ColumnSpec
 LABEL_KEY = "label_xf"
 
 
+# Served as the class of the extra "not seen in training" label id.
+UNKNOWN_CLASS = b"<unknown>"
+
+
 def transformed_name(column: str) -> str:
   return f"{column}_xf"
 

@@ -50,7 +50,10 @@ def preprocessing_fn(inputs, custom_config):
     positive = tf.constant(config.task.positive_class.encode())
     outputs[features.LABEL_KEY] = tf.cast(tf.equal(_dense(label, b""), positive), tf.int64)
   else:
-    # Sorted by frequency; the class names are served alongside the scores.
+    # Sorted by frequency; the class names are served alongside the scores. The
+    # vocabulary comes from the train split: a class seen only in eval data gets
+    # the one extra id (features.UNKNOWN_CLASS) instead of breaking the loss.
     outputs[features.LABEL_KEY] = tft.compute_and_apply_vocabulary(
-        _dense(label, b""), vocab_filename=features.label_vocabulary_name(config))
+        _dense(label, b""), num_oov_buckets=1,
+        vocab_filename=features.label_vocabulary_name(config))
   return outputs

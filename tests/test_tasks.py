@@ -51,7 +51,7 @@ def test_task_trains_scores_and_serves(task, taxi_slice, tmp_path):
     classes = tft_output.vocabulary_by_name(features.label_vocabulary_name(config))
     assert b"Cash" in classes and b"Credit Card" in classes
     probs = out["scores"].numpy()
-    assert probs.shape == (64, len(classes))
+    assert probs.shape == (64, len(classes) + 1)  # + the unseen-class id
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert set(out["classes"].numpy()) <= set(classes)
     assert scores[-1].metrics["accuracy"] > 0.5  # most trips are cash or card

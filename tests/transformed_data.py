@@ -10,7 +10,7 @@ import apache_beam as beam
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
-from tensorflow_transform.tf_metadata import dataset_metadata
+from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
 from components import features, transform_module
 from components.csv_ingest import rows
@@ -50,4 +50,7 @@ def build(config: PipelineConfig, csv_path: Path, out_dir: Path) -> tuple[str, s
            | f"Write{split}" >> beam.io.WriteToTFRecord(
                os.path.join(examples_dir, f"Split-{split}", "part"),
                file_name_suffix=".gz"))
+  # The raw schema, which TFX's Transform writes too; serving parses with it.
+  metadata_io.write_metadata(
+      metadata, os.path.join(transform_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
   return transform_dir, examples_dir

@@ -24,7 +24,7 @@ class ServingModule(tf.Module):
     self._task = config.task.type
     if self._task == TaskType.MULTICLASS:
       self._classes = tf.constant(tft_output.vocabulary_by_name(
-          features.label_vocabulary_name(config)))
+          features.label_vocabulary_name(config)) + [features.UNKNOWN_CLASS])
 
   def _scores(self, transformed):
     logits = self.model({k: v for k, v in transformed.items() if k != features.LABEL_KEY},

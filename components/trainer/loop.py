@@ -53,7 +53,8 @@ def vocab_sizes(config: PipelineConfig, tft_output) -> dict[str, int]:
 def num_classes(config: PipelineConfig, tft_output) -> int:
   if config.task.type != TaskType.MULTICLASS:
     return 2
-  return tft_output.vocabulary_size_by_name(features.label_vocabulary_name(config))
+  # +1: the id of classes that appear only outside the train split.
+  return tft_output.vocabulary_size_by_name(features.label_vocabulary_name(config)) + 1
 
 
 def prepare_labels(config: PipelineConfig, labels: tf.Tensor) -> tf.Tensor:
@@ -71,6 +72,9 @@ def build(config: PipelineConfig, hp: HyperParameters, tft_output,
     model = model_lib.build_model(config, hp, vocab_sizes(config, tft_output),
                                   num_classes(config, tft_output))
     optimizer = keras.optimizers.Adam(learning_rate)
+    # Slots now, not lazily inside the first tf.function step: under Mirrored
+    # that fails, and a restore needs the slots to exist to fill them.
+    optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
   return model, optimizer, step
 
