@@ -22,6 +22,8 @@ $(STAMP): requirements.lock pyproject.toml scripts/glibc_shim.sh
 	@# TF import, in every Beam worker, would otherwise re-parse the sources (10 s).
 	$(VENV)/bin/uv pip sync -q --compile-bytecode --python $(PY) --python-platform $(LOCK_PLATFORM) requirements.lock
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps --no-build-isolation -e .
+	@# The wheels that need glibc 2.39 must load (through the shim on older hosts).
+	$(PY) -c "import ml_metadata, tensorflow_data_validation"
 	@touch $@
 
 demo: setup

