@@ -12,7 +12,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
 from components import hyperparameters
-from components.trainer import data, loop, model as model_lib
+from components.trainer import data, evaluation, loop, model as model_lib
 from pipelines.config import PipelineConfig
 
 
@@ -30,14 +30,12 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
                   loss=model_lib.loss_fn(config))
     return model
 
-  spec = tft_output.transformed_feature_spec()
-
   def dataset(pattern, training):
-    ds = data.make_dataset(pattern, spec, t.per_replica_batch_size, training=training,
-                           seed=t.seed)
+    ds = data.make_dataset(pattern, tft_output, t.per_replica_batch_size,
+                           training=training, seed=t.seed)
     if not training:
       ds = ds.unbatch().take(t.eval_examples).batch(data.EVAL_BATCH_SIZE)
-    return ds.map(lambda x, y: (x, loop.prepare_labels(config, y)))
+    return ds.map(lambda x, y: (x, evaluation.prepare_labels(config, y)))
 
   tuner = kt.RandomSearch(
       build, objective="val_loss", max_trials=tc.max_trials, seed=t.seed,

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
       "a summary at the end."))
   run.add_argument("--beam-workers", type=int, metavar="N",
                    help="Beam DirectRunner worker processes (default: cores - 1)")
+  run.add_argument("--resume-from", metavar="CKPT",
+                   help="fine-tune: start from a checkpoint of an earlier training run: "
+                   "'latest', a step of the latest run, or a checkpoint path")
+  run.add_argument("--learning-rate", type=float, metavar="LR",
+                   help="with --resume-from: the new learning rate")
   with_config(sub.add_parser("config", help="print the effective configuration as YAML"))
   return p
 
@@ -56,6 +61,13 @@ def _load(args):
     overrides["run_dir"] = os.path.abspath(args.run_dir)
   if getattr(args, "beam_workers", None) is not None:
     overrides["beam_workers"] = args.beam_workers
+  if getattr(args, "resume_from", None):
+    overrides["trainer.resume_from"] = args.resume_from
+  if getattr(args, "learning_rate", None) is not None:
+    if not args.resume_from:
+      raise ConfigError("--learning-rate goes with --resume-from (otherwise set "
+                        "trainer.hyperparameters.learning_rate in the config)")
+    overrides["trainer.resume_learning_rate"] = args.learning_rate
   return load_config(args.config, overrides)
 
 

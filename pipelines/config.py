@@ -98,10 +98,27 @@ class Strategy(str, enum.Enum):
   MULTI_WORKER_MIRRORED = "multi_worker_mirrored"
 
 
+class EarlyStoppingConfig(_Strict):
+  """Stops when the checkpoint_selection metric has not improved by more than
+  min_delta for `patience` checkpoints in a row."""
+  enabled: bool = False
+  patience: int = pydantic.Field(3, ge=1)
+  min_delta: float = pydantic.Field(0.0, ge=0)
+
+
 class TrainerConfig(_Strict):
-  # Training length is a step budget, not passes over the data ("virtual epochs").
+  # Training length is a step budget, not passes over the data: a "virtual
+  # epoch" is train_steps // num_checkpoints steps and ends with a checkpoint.
   train_steps: int = pydantic.Field(2000, ge=1)
   num_checkpoints: int = pydantic.Field(10, ge=1)
+  # Retention: the newest K checkpoints, plus the best one on eval so far.
+  keep_checkpoints: int = pydantic.Field(10, ge=1)
+  lr_schedule: Literal["constant", "cosine"] = "constant"
+  early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+  # Fine-tuning: start from a checkpoint of an earlier training run ("latest",
+  # a step of the latest run, or a checkpoint path), at a new learning rate.
+  resume_from: Optional[str] = None
+  resume_learning_rate: Optional[float] = pydantic.Field(None, gt=0)
   # Batch per device. The global batch is this times the number of replicas, and
   # the learning rate scales linearly: lr * global_batch / base_batch_size.
   per_replica_batch_size: int = pydantic.Field(128, ge=1)
@@ -144,6 +161,9 @@ class PipelineConfig(_Strict):
   run_dir: str = "runs/default"
   # Where blessed models are pushed; defaults to <run_dir>/serving.
   serving_dir: Optional[str] = None
+  # Stable checkpoint location, outside the per-execution artifact URIs, so that
+  # retries and reruns resume; defaults to <run_dir>/checkpoints.
+  checkpoint_dir: Optional[str] = None
   # Local runs: Beam DirectRunner worker processes (0: one per core, less one).
   beam_workers: int = pydantic.Field(0, ge=0)
   data: DataConfig = DataConfig()
@@ -191,7 +211,8 @@ class PipelineConfig(_Strict):
 
   @property
   def checkpoint_root(self) -> str:
-    return str(self.run_path / "checkpoints")
+    return str(Path(self.checkpoint_dir).resolve() if self.checkpoint_dir
+               else self.run_path / "checkpoints")
 
   @property
   def tensorboard_dir(self) -> str:
@@ -212,11 +233,18 @@ class PipelineConfig(_Strict):
     return cls.model_validate_json(text)
 
   def training_fingerprint(self) -> str:
-    """A short hash of everything that defines a training run's trajectory."""
+    """A short hash of everything that defines a training run's trajectory.
+
+    Settings that do not change the trajectory are left out, so that changing
+    them (or the hardware, hence the strategy) still resumes the same run.
+    """
+    trainer = self.trainer.model_dump(
+        mode="json", exclude={"keep_checkpoints", "early_stopping", "eval_examples",
+                              "strategy"})
     relevant = {"task": self.task.model_dump(mode="json"),
                 "features": self.features.model_dump(mode="json"),
                 "transform": self.transform.model_dump(mode="json"),
-                "trainer": self.trainer.model_dump(mode="json")}
+                "trainer": trainer}
     blob = json.dumps(relevant, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -250,7 +278,7 @@ def load_config(path: Optional[str | os.PathLike] = None,
     base = Path(path).resolve().parent
     for section, key in (("data", "dir"), ("data", "schema_file"),
                          ("tuner", "hyperparameters_file"), (None, "run_dir"),
-                         (None, "serving_dir")):
+                         (None, "serving_dir"), (None, "checkpoint_dir")):
       holder = raw.get(section) if section else raw
       if isinstance(holder, dict) and isinstance(holder.get(key), str):
         holder[key] = str((base / holder[key]).resolve())

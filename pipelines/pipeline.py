@@ -80,13 +80,15 @@ def create_pipeline(config: PipelineConfig, *, data_dir: str, pipeline_root: str
       preprocessing_fn=PREPROCESSING_FN, custom_config={"config": config_json},
       # StatisticsGen already describes the raw data; skipping Transform's own
       # pre/post-transform statistics saves a third of its time.
-      disable_statistics=True)
+      disable_statistics=True,
+      # The Trainer applies the transform graph to raw examples itself.
+      materialize=False)
   components = [ingest, statistics, schema, transform]
 
   best_hyperparameters = None
   if config.tuner.enabled:
     tuner = tfx.components.Tuner(
-        tuner_fn=TUNER_FN, examples=transform.outputs["transformed_examples"],
+        tuner_fn=TUNER_FN, examples=ingest.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(num_steps=config.tuner.steps_per_trial),
         eval_args=tfx.proto.EvalArgs(num_steps=0),
@@ -95,7 +97,7 @@ def create_pipeline(config: PipelineConfig, *, data_dir: str, pipeline_root: str
     components.append(tuner)
 
   trainer = tfx.components.Trainer(
-      run_fn=RUN_FN, examples=transform.outputs["transformed_examples"],
+      run_fn=RUN_FN, examples=ingest.outputs["examples"],
       transform_graph=transform.outputs["transform_graph"],
       hyperparameters=best_hyperparameters,
       train_args=tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
@@ -103,7 +105,7 @@ def create_pipeline(config: PipelineConfig, *, data_dir: str, pipeline_root: str
       custom_config={"config": config_json, "checkpoint_root": checkpoint_root})
   checkpoint_evaluator = CheckpointEvaluator(
       training=trainer.outputs["model"],
-      examples=transform.outputs["transformed_examples"],
+      examples=ingest.outputs["examples"],
       transform_graph=transform.outputs["transform_graph"],
       config=config_json)
   evaluator = tfx.components.Evaluator(

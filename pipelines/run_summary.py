@@ -17,6 +17,9 @@ class RunSummary:
   checkpoints: int = 0
   eval_metrics: dict = dataclasses.field(default_factory=dict)
   curves_png: Optional[str] = None
+  checkpoint_bytes: Optional[int] = None
+  serving_model_bytes: Optional[int] = None
+  stopped_early: Optional[dict] = None
   blessed: Optional[bool] = None
   pushed_to: Optional[str] = None
   tfma_metrics: dict = dataclasses.field(default_factory=dict)
@@ -27,6 +30,12 @@ class RunSummary:
       metrics = "  ".join(f"{k} {v:.4f}" for k, v in self.eval_metrics.items())
       out.append(f"selected checkpoint: step {self.selected_step} of {self.checkpoints} "
                  f"kept ({metrics})")
+    if self.stopped_early:
+      out.append(f"stopped early at step {self.stopped_early['step']}: "
+                 f"{self.stopped_early['reason']}")
+    if self.checkpoint_bytes:
+      out.append(f"sizes: full checkpoint {self.checkpoint_bytes / 1e6:.2f} MB, "
+                 f"served model {self.serving_model_bytes / 1e6:.2f} MB")
     if self.curves_png:
       out.append(f"training curves: {self.curves_png}")
     if self.tfma_metrics:
@@ -89,13 +98,17 @@ def latest_run(metadata_path: str) -> RunSummary:
     kind = types.get(a.type_id)
     if kind == "Model" and _value(a, "checkpoint_step") is not None:
       summary.selected_step = _value(a, "checkpoint_step")
-      summary.eval_metrics = {k[len("eval_"):]: _value(a, k) for k in sorted(a.custom_properties)
-                              if k.startswith("eval_")}
+      summary.checkpoint_bytes = _value(a, "checkpoint_bytes")
+      summary.serving_model_bytes = _value(a, "serving_model_bytes")
+      summary.eval_metrics = {k[len("eval_"):]: _value(a, k)
+                              for k in sorted(a.custom_properties) if k.startswith("eval_")}
     elif kind == "ModelEvaluation":
       report = os.path.join(a.uri, "checkpoints.json")
       if os.path.exists(report):
         with open(report) as f:
-          summary.checkpoints = len(json.load(f)["checkpoints"])
+          content = json.load(f)
+        summary.checkpoints = len(content["checkpoints"])
+        summary.stopped_early = content.get("stopped_early")
         summary.curves_png = os.path.join(a.uri, "curves.png")
       else:
         summary.tfma_metrics = _tfma_metrics(a.uri)

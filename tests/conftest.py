@@ -24,7 +24,9 @@ data:
   dir: data
 tuner:
   enabled: true
-  max_trials: 2
+  # One trial: a rerun of the pipeline then tunes to the same values and resumes
+  # the same training (more trials could tie-break differently on a rerun).
+  max_trials: 1
   steps_per_trial: 50
 trainer:
   train_steps: 300

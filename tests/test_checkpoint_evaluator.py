@@ -20,15 +20,16 @@ def trained(transformed, tmp_path_factory):
   tmp = tmp_path_factory.mktemp("trained")
   record = loop.train(config, config.trainer.hyperparameters,
                       tft.TFTransformOutput(transform_dir),
-                      data.split_pattern(examples_dir, "train"), str(tmp / "ckpt"),
+                      data.split_pattern(examples_dir, "train"),
+                      data.split_pattern(examples_dir, "eval"), str(tmp / "ckpt"),
                       str(tmp / "logs"), progress=lambda _: None)
   return config, transform_dir, examples_dir, record
 
 
 def test_every_checkpoint_is_scored_on_the_eval_split(trained):
   config, transform_dir, examples_dir, record = trained
-  scores = scoring.score(config, record, tft.TFTransformOutput(transform_dir), examples_dir,
-                         progress=lambda _: None)
+  scores = scoring.score(config, record, tft.TFTransformOutput(transform_dir),
+                         data.split_pattern(examples_dir, "eval"), progress=lambda _: None)
   assert [s.step for s in scores] == [20, 40, 60]
   for s in scores:
     assert set(s.metrics) == {"loss", "auc", "accuracy"}

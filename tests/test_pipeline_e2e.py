@@ -86,3 +86,33 @@ def test_selected_checkpoint_is_the_best_on_eval(small_run):
   ckpt_dir = os.path.dirname(best["path"])
   assert ckpt_dir.startswith(config.checkpoint_root)
   assert tf.train.latest_checkpoint(ckpt_dir).endswith("-300")
+
+
+@pytest.fixture()
+def copied_run(small_run, tmp_path):
+  """A copy of the end-to-end run's directory, to rerun without disturbing it."""
+  import shutil
+  config, _ = small_run
+  workdir = config.run_path.parent
+  shutil.copytree(workdir, tmp_path / "copy", symlinks=True)
+  return tmp_path / "copy"
+
+
+def test_rerunning_the_pipeline_resumes_the_finished_training(copied_run):
+  from tests.conftest import run_tpctl
+  proc = run_tpctl("run", "--config", "config.yaml", cwd=copied_run)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  # Ingest and Transform ran again, yet the data digest finds the same directory.
+  assert "[trainer] resumed from" in proc.stdout and "(step 300," in proc.stdout
+  assert "[trainer] step " not in proc.stdout  # nothing left to train
+  assert "pushed: " in proc.stdout
+
+
+def test_resume_from_a_step_with_a_new_learning_rate(copied_run):
+  from tests.conftest import run_tpctl
+  proc = run_tpctl("run", "--config", "config.yaml", "--resume-from", "100",
+                   "--learning-rate", "0.0005", cwd=copied_run)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "/ckpt-100 at step 100, learning rate 0.0005" in proc.stdout
+  assert "[trainer] step 200/300" in proc.stdout and "[trainer] step 300/300" in proc.stdout
+  assert "[trainer] step 100/300" not in proc.stdout

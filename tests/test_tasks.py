@@ -33,9 +33,11 @@ def test_task_trains_scores_and_serves(task, taxi_slice, tmp_path):
   transform_dir, examples_dir = transformed_data.build(config, taxi_slice / "data.csv", tmp_path)
   tft_output = tft.TFTransformOutput(transform_dir)
   record = loop.train(config, config.trainer.hyperparameters, tft_output,
-                      data.split_pattern(examples_dir, "train"), str(tmp_path / "ckpt"),
+                      data.split_pattern(examples_dir, "train"),
+                      data.split_pattern(examples_dir, "eval"), str(tmp_path / "ckpt"),
                       str(tmp_path / "logs"), progress=lambda _: None)
-  scores = scoring.score(config, record, tft_output, examples_dir, progress=lambda _: None)
+  scores = scoring.score(config, record, tft_output, data.split_pattern(examples_dir, "eval"),
+                         progress=lambda _: None)
   assert [s.step for s in scores] == [30, 60]
 
   model = scoring.restore_model(config, record, tft_output, scores[-1].path)

@@ -23,7 +23,8 @@ def _train(config, transform_dir, examples_dir, ckpt_dir, log_dir, **overrides):
   if overrides:
     config = config.model_copy(update={"trainer": config.trainer.model_copy(update=overrides)})
   return loop.train(config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
-                    data.split_pattern(examples_dir, "train"), str(ckpt_dir), str(log_dir),
+                    data.split_pattern(examples_dir, "train"),
+                    data.split_pattern(examples_dir, "eval"), str(ckpt_dir), str(log_dir),
                     progress=lambda _: None)
 
 
@@ -78,9 +79,11 @@ def test_mirrored_on_two_devices_scales_batch_and_learning_rate(transformed, tmp
       record = loop.train(config, config.trainer.hyperparameters,
                           tft.TFTransformOutput({transform_dir!r}),
                           data.split_pattern({examples_dir!r}, "train"),
+                          data.split_pattern({examples_dir!r}, "eval"),
                           {str(tmp_path / "ckpt")!r}, {str(tmp_path / "logs")!r},
                           progress=lambda _: None)
-      print(json.dumps(record.__dict__))
+      import dataclasses
+      print(json.dumps(dataclasses.asdict(record)))
       """)
   proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                         cwd=REPO, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -93,4 +96,4 @@ def test_mirrored_on_two_devices_scales_batch_and_learning_rate(transformed, tmp
   assert math.isclose(record["learning_rate"],
                       base * 2 * per_replica / config.trainer.base_batch_size)
   assert record["final_step"] == 20
-  assert all(math.isfinite(loss) for _, loss in record["train_loss"])
+  assert all(math.isfinite(h["train_loss"]) for h in record["history"])

@@ -9,8 +9,8 @@ from components.trainer import data
 
 
 def _all_rows(config, transform_dir, examples_dir, split):
-  spec = tft.TFTransformOutput(transform_dir).transformed_feature_spec()
-  ds = data.make_dataset(data.split_pattern(examples_dir, split), spec, 10_000, training=False)
+  ds = data.make_dataset(data.split_pattern(examples_dir, split),
+                         tft.TFTransformOutput(transform_dir), 10_000, training=False)
   feats, labels = next(iter(ds))
   return {k: v.numpy() for k, v in feats.items()}, labels.numpy()
 

@@ -1,5 +1,6 @@
-"""Builds a real tf.Transform output from the taxi slice with tft_beam, in the same
-layout the TFX Transform component writes, so trainer-level tests need no pipeline."""
+"""Builds what the Trainer gets from the pipeline, without running the pipeline:
+raw gzip TFRecord splits (as Ingest writes them) and a tf.Transform output made by
+real tft_beam (as the Transform component writes it)."""
 from __future__ import annotations
 
 import functools
@@ -27,30 +28,29 @@ def _to_instance(example: tf.train.Example, kinds) -> dict:
 
 
 def build(config: PipelineConfig, csv_path: Path, out_dir: Path) -> tuple[str, str]:
-  """Returns (transform_output_dir, transformed_examples_dir)."""
+  """Returns (transform_output_dir, raw_examples_dir); 80/20 train/eval split."""
   spec = features.column_spec(config)
+  examples = list(rows.iter_file(str(csv_path), spec))
+  cut = len(examples) * 4 // 5
+  examples_dir = str(out_dir / "examples")
+  for split, part in (("train", examples[:cut]), ("eval", examples[cut:])):
+    os.makedirs(os.path.join(examples_dir, f"Split-{split}"))
+    path = os.path.join(examples_dir, f"Split-{split}", "data_tfrecord-00000-of-00001.gz")
+    with tf.io.TFRecordWriter(path, options="GZIP") as w:
+      for e in part:
+        w.write(e.SerializeToString())
+
   raw_spec = {name: tf.io.VarLenFeature(tf.float32 if kind == rows.FLOAT else tf.string)
               for name, kind in spec.kinds.items()}
-  instances = [_to_instance(e, spec.kinds) for e in rows.iter_file(str(csv_path), spec)]
-  cut = len(instances) * 4 // 5
   metadata = dataset_metadata.DatasetMetadata.from_feature_spec(raw_spec)
   fn = functools.partial(transform_module.preprocessing_fn,
                          custom_config={"config": config.to_json()})
-  transform_dir, examples_dir = str(out_dir / "transform_graph"), str(out_dir / "examples")
+  transform_dir = str(out_dir / "transform_graph")
   with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(out_dir / "tmp")):
-    train = p | "Train" >> beam.Create(instances[:cut])
-    evals = p | "Eval" >> beam.Create(instances[cut:])
-    (train_xf, train_meta), transform_fn = (
-        (train, metadata) | tft_beam.AnalyzeAndTransformDataset(fn))
-    eval_xf, _ = ((evals, metadata), transform_fn) | tft_beam.TransformDataset()
+    train = p | beam.Create([_to_instance(e, spec.kinds) for e in examples[:cut]])
+    transform_fn = (train, metadata) | tft_beam.AnalyzeDataset(fn)
     _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
-    for split, data in (("train", train_xf), ("eval", eval_xf)):
-      coder = tft.coders.ExampleProtoCoder(train_meta.schema)
-      _ = (data | f"Encode{split}" >> beam.Map(coder.encode)
-           | f"Write{split}" >> beam.io.WriteToTFRecord(
-               os.path.join(examples_dir, f"Split-{split}", "part"),
-               file_name_suffix=".gz"))
-  # The raw schema, which TFX's Transform writes too; serving parses with it.
+  # The raw schema, which TFX's Transform writes too; parsing uses it.
   metadata_io.write_metadata(
       metadata, os.path.join(transform_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
   return transform_dir, examples_dir

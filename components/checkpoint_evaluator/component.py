@@ -16,7 +16,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
 from components.checkpoint_evaluator import plot, scoring
-from components.trainer import export, loop
+from components.trainer import data, export, loop
 from components.trainer.module import RECORD_FILE
 from pipelines.config import PipelineConfig
 
@@ -28,6 +28,15 @@ OutputArtifact = tfx.dsl.components.OutputArtifact
 Parameter = tfx.dsl.components.Parameter
 
 
+def _bytes(pattern: str) -> int:
+  """Total size of the files a glob matches, recursively for a trailing '**'."""
+  if pattern.endswith("**"):
+    root = pattern[:-2]
+    return sum(tf.io.gfile.stat(os.path.join(d, f)).length
+               for d, _, files in tf.io.gfile.walk(root) for f in files)
+  return sum(tf.io.gfile.stat(f).length for f in tf.io.gfile.glob(pattern))
+
+
 @tfx.dsl.components.component
 def CheckpointEvaluator(
     training: InputArtifact[standard_artifacts.Model],
@@ -37,31 +46,38 @@ def CheckpointEvaluator(
     evaluation: OutputArtifact[standard_artifacts.ModelEvaluation],
     config: Parameter[str],
 ) -> None:
-  """training: the Trainer's output; examples: transformed examples (eval split)."""
+  """training: the Trainer's output; examples: the raw examples (eval split)."""
   cfg = PipelineConfig.from_json(config)
   with tf.io.gfile.GFile(os.path.join(path_utils.serving_model_path(training.uri),
                                       RECORD_FILE)) as f:
     record = loop.TrainRecord(**json.load(f))
   tft_output = tft.TFTransformOutput(transform_graph.uri)
   say = lambda msg: print(f"[checkpoint-evaluator] {msg}", flush=True)  # noqa: E731
-  scores = scoring.score(cfg, record, tft_output, examples.uri, progress=say)
+  scores = scoring.score(cfg, record, tft_output, data.split_pattern(examples.uri, "eval"),
+                         progress=say)
   sel = cfg.checkpoint_selection
   best = scoring.select(scores, sel.metric, sel.mode)
   say(f"selected checkpoint {best.step} ({sel.metric} {best.metrics[sel.metric]:.4f}, "
       f"{sel.mode}) out of {len(scores)}")
 
+  best_model = scoring.restore_model(cfg, record, tft_output, best.path)
+  serving_dir = path_utils.serving_model_dir(model.uri)
+  export.export_serving_model(cfg, best_model, tft_output, serving_dir)
+  sizes = {"checkpoint_bytes": _bytes(best.path + ".*"),
+           "serving_model_bytes": _bytes(os.path.join(serving_dir, "**"))}
+
   tf.io.gfile.makedirs(evaluation.uri)
   report = {"metric": sel.metric, "mode": sel.mode, "selected_step": best.step,
-            "selected_checkpoint": best.path, "train_loss": record.train_loss,
+            "selected_checkpoint": best.path, "stopped_early": record.stopped_early,
+            "train_loss": record.train_loss, **sizes,
             "checkpoints": [{"step": s.step, "path": s.path, **s.metrics} for s in scores]}
   with tf.io.gfile.GFile(os.path.join(evaluation.uri, REPORT_FILE), "w") as f:
     json.dump(report, f, indent=2)
   with tf.io.gfile.GFile(os.path.join(evaluation.uri, PLOT_FILE), "wb") as f:
     f.write(plot.plot_curves(record.train_loss, scores, best, sel.metric))
 
-  best_model = scoring.restore_model(cfg, record, tft_output, best.path)
-  export.export_serving_model(cfg, best_model, tft_output,
-                              path_utils.serving_model_dir(model.uri))
+  for name, value in sizes.items():
+    model.set_int_custom_property(name, value)
   model.set_int_custom_property("checkpoint_step", best.step)
   model.set_string_custom_property("checkpoint_path", best.path)
   for name, value in best.metrics.items():

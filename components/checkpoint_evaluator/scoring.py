@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import keras
 import tensorflow as tf
 
-from components.trainer import data, loop, model as model_lib
-from pipelines.config import HyperParameters, PipelineConfig, TaskType
+from components.trainer import checkpoints, data, evaluation, loop, model as model_lib
+from pipelines.config import HyperParameters, PipelineConfig
 
 
 @dataclasses.dataclass
@@ -19,10 +20,10 @@ class CheckpointScore:
 
 def list_checkpoints(checkpoint_dir: str) -> list[tuple[int, str]]:
   """(step, prefix) of every complete checkpoint, oldest first."""
-  state = tf.train.get_checkpoint_state(checkpoint_dir)
-  if state is None:
+  steps = checkpoints.list_steps(checkpoint_dir)
+  if not steps:
     raise FileNotFoundError(f"{checkpoint_dir}: no checkpoints found")
-  return sorted((int(p.rsplit("-", 1)[1]), p) for p in state.all_model_checkpoint_paths)
+  return [(s, os.path.join(checkpoint_dir, f"ckpt-{s}")) for s in steps]
 
 
 def restore_model(config: PipelineConfig, record: loop.TrainRecord, tft_output,
@@ -32,68 +33,21 @@ def restore_model(config: PipelineConfig, record: loop.TrainRecord, tft_output,
   model = model_lib.build_model(config, hp, loop.vocab_sizes(config, tft_output),
                                 loop.num_classes(config, tft_output))
   if checkpoint_path:
-    tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial()
+    tf.train.Checkpoint(model=model).read(checkpoint_path).expect_partial()
   return model
 
 
-def _metric_fn(config: PipelineConfig):
-  """A compiled function: batch -> summed statistics the metrics are made of."""
-  loss_fn = model_lib.loss_fn(config, reduction=None)
-  kind = config.task.type
-
-  def sums(logits, labels):
-    y = loop.prepare_labels(config, labels)
-    out = {"loss": tf.reduce_sum(loss_fn(y, logits)),
-           "count": tf.cast(tf.shape(labels)[0], tf.float32)}
-    if kind == TaskType.BINARY:
-      out["correct"] = tf.reduce_sum(tf.cast(tf.equal(tf.cast(logits > 0, tf.float32), y), tf.float32))
-    elif kind == TaskType.MULTICLASS:
-      out["correct"] = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1), labels), tf.float32))
-    else:
-      out["abs_err"] = tf.reduce_sum(tf.abs(y - logits))
-    return out
-  return sums
-
-
 def score(config: PipelineConfig, record: loop.TrainRecord, tft_output,
-          examples_uri: str, progress=print) -> list[CheckpointScore]:
-  spec = tft_output.transformed_feature_spec()
-  # Read the eval rows once; every checkpoint is scored on the same rows.
-  batches = list(data.make_dataset(
-      data.split_pattern(examples_uri, "eval"), spec, data.EVAL_BATCH_SIZE,
-      training=False).unbatch().take(config.trainer.eval_examples).batch(data.EVAL_BATCH_SIZE))
-  if not batches:
-    raise ValueError(f"{examples_uri}: the eval split is empty")
+          eval_pattern: str, progress=print) -> list[CheckpointScore]:
+  """Every kept checkpoint, scored on the same eval rows."""
   model = restore_model(config, record, tft_output)
   weights = tf.train.Checkpoint(model=model)
-  sums_fn = _metric_fn(config)
-
-  @tf.function(reduce_retracing=True)
-  def evaluate(x, y):
-    logits = model(x, training=False)
-    return logits, sums_fn(logits, y)
-
-  kind = config.task.type
-
+  evaluate = evaluation.Evaluator(
+      config, model, data.eval_batches(eval_pattern, tft_output, config.trainer.eval_examples))
   scores = []
   for step, path in list_checkpoints(record.checkpoint_dir):
-    weights.restore(path).expect_partial()
-    totals: dict = {}
-    auc = keras.metrics.AUC(from_logits=True)
-    for features, labels in batches:
-      logits, sums = evaluate(features, labels)
-      for k, v in sums.items():
-        totals[k] = totals.get(k, 0.0) + float(v)
-      if kind == TaskType.BINARY:
-        auc.update_state(loop.prepare_labels(config, labels), logits)
-    n = totals["count"]
-    metrics = {"loss": totals["loss"] / n}
-    if kind == TaskType.BINARY:
-      metrics.update(auc=float(auc.result()), accuracy=totals["correct"] / n)
-    elif kind == TaskType.MULTICLASS:
-      metrics["accuracy"] = totals["correct"] / n
-    else:
-      metrics["mae"] = totals["abs_err"] / n
+    weights.read(path).expect_partial()
+    metrics = evaluate()
     scores.append(CheckpointScore(step, path, metrics))
     progress(f"checkpoint {step}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
   return scores

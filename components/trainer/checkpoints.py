@@ -24,12 +24,15 @@ STATE_FILE = "training_state.json"
 class CheckpointStore:
 
   def __init__(self, directory: str, checkpoint: tf.train.Checkpoint, step: tf.Variable,
-               warn: Callable[[str], None] = print):
+               warn: Callable[[str], None] = print, read_only: bool = False):
+    """read_only: restore only, never move files (workers other than the chief)."""
     self.directory = directory
     self._checkpoint = checkpoint
     self._step = step
     self._warn = warn
-    tf.io.gfile.makedirs(directory)
+    self._read_only = read_only
+    if not read_only:
+      tf.io.gfile.makedirs(directory)
 
   def path(self, step: int) -> str:
     return os.path.join(self.directory, f"ckpt-{step}")
@@ -54,8 +57,9 @@ class CheckpointStore:
       except (tf.errors.OpError, ValueError, AssertionError) as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         self._warn(f"WARNING: checkpoint {self.path(step)} is unreadable ({reason}); "
-                   f"moved aside, falling back to the previous one")
-        self._quarantine(step)
+                   f"falling back to the previous one")
+        if not self._read_only:
+          self._quarantine(step)
     return None
 
   def retain(self, keep_last: Optional[int], protect: Iterable[int] = ()) -> list[int]:
@@ -78,12 +82,14 @@ class CheckpointStore:
     self._write_state_file()
 
   def _write_state_file(self) -> None:
-    """Keeps TF's `checkpoint` file (TensorBoard, tf.train.latest_checkpoint) in step."""
+    """Keeps TF's `checkpoint` file (read by tf.train.latest_checkpoint and
+    TensorBoard) in step; relative paths, so the directory can be moved."""
     steps = self.steps()
-    if steps:
-      tf.compat.v1.train.update_checkpoint_state(
-          self.directory, self.path(steps[-1]),
-          all_model_checkpoint_paths=[self.path(s) for s in steps])
+    if not steps:
+      return
+    lines = [f'model_checkpoint_path: "ckpt-{steps[-1]}"']
+    lines += [f'all_model_checkpoint_paths: "ckpt-{s}"' for s in steps]
+    _atomic_write(os.path.join(self.directory, "checkpoint"), "\n".join(lines) + "\n")
 
 
 def list_steps(directory: str) -> list[int]:
@@ -101,8 +107,11 @@ def read_state(directory: str) -> dict:
 
 
 def write_state(directory: str, state: dict) -> None:
-  """Atomic: a kill mid-write leaves the previous state, never half a file."""
-  path = os.path.join(directory, STATE_FILE)
+  _atomic_write(os.path.join(directory, STATE_FILE), json.dumps(state, indent=2))
+
+
+def _atomic_write(path: str, text: str) -> None:
+  """A kill mid-write leaves the previous file, never half of the new one."""
   with tf.io.gfile.GFile(path + ".tmp", "w") as f:
-    json.dump(state, f, indent=2)
+    f.write(text)
   tf.io.gfile.rename(path + ".tmp", path, overwrite=True)

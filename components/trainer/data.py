@@ -1,38 +1,48 @@
-"""tf.data input pipeline over the transformed, gzip TFRecord examples.
+"""tf.data input pipeline: raw gzip TFRecords -> tf.Transform graph -> batches.
 
-Files are read in parallel and interleaved, records are parsed in batches, and the
-next batches are prefetched, so that an accelerator does not wait on input.
+The Trainer reads the raw examples and applies the transform graph itself (the
+same graph that is exported inside the served model), so nothing is
+materialized twice and training cannot see other features than serving does.
+Files are read in parallel and interleaved, records are parsed and transformed
+in batches, and the next batches are prefetched, so an accelerator does not wait.
 """
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import Mapping, Optional
+from typing import Optional
 
 import tensorflow as tf
 
 from components import features
 
-
 # Evaluation has no gradients to fit in memory: large batches, fewer calls.
 EVAL_BATCH_SIZE = 1024
+_SHUFFLE_BUFFER = 10_000
 
 
 def split_pattern(examples_uri: str, split: str) -> str:
   return os.path.join(examples_uri, f"Split-{split}", "*")
 
 
-def make_dataset(file_pattern: str, feature_spec: Mapping[str, tf.io.FixedLenFeature],
-                 batch_size: int, *, training: bool, seed: int = 0,
-                 input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
-  """(features, label) batches. Training data is shuffled and repeats forever.
-
-  Training length is a step budget ("virtual epochs"), so the dataset never ends
-  and adding data changes neither the step count nor the checkpoint schedule.
-  """
-  files = tf.io.gfile.glob(file_pattern)
+def _files(file_pattern: str) -> list[str]:
+  files = sorted(tf.io.gfile.glob(file_pattern))
   if not files:
     raise FileNotFoundError(f"no examples match {file_pattern}")
-  ds = tf.data.Dataset.from_tensor_slices(sorted(files))
+  return files
+
+
+def make_dataset(file_pattern: str, tft_output, batch_size: int, *, training: bool,
+                 seed: int = 0,
+                 input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
+  """(transformed features, label) batches.
+
+  Training data is shuffled with `seed` and repeats, so a caller takes exactly the
+  steps it wants: training length is a step budget, not passes over the data.
+  The same seed gives the same batches, which is what makes resume exact.
+  """
+  files = _files(file_pattern)
+  ds = tf.data.Dataset.from_tensor_slices(files)
   if training:
     ds = ds.shuffle(len(files), seed=seed)
   ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type="GZIP"),
@@ -42,13 +52,41 @@ def make_dataset(file_pattern: str, feature_spec: Mapping[str, tf.io.FixedLenFea
     # Records, not files: small datasets have fewer files than workers.
     ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
   if training:
-    ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.shuffle(_SHUFFLE_BUFFER, seed=seed).repeat()
   ds = ds.batch(batch_size, drop_remainder=training)
-  spec = dict(feature_spec)
+  raw_spec = tft_output.raw_feature_spec()
+  transform = tft_output.transform_features_layer()
 
-  def parse(serialized):
-    parsed = tf.io.parse_example(serialized, spec)
-    label = parsed.pop(features.LABEL_KEY)
-    return parsed, label
+  def parse_and_transform(serialized):
+    transformed = transform(tf.io.parse_example(serialized, raw_spec))
+    label = transformed.pop(features.LABEL_KEY)
+    return transformed, label
 
-  return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+  return ds.map(parse_and_transform, num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_batches(file_pattern: str, tft_output, max_examples: int) -> list:
+  """The first `max_examples` eval rows in large batches, held in memory so that
+  every checkpoint is scored on the same rows without reading them again."""
+  ds = make_dataset(file_pattern, tft_output, EVAL_BATCH_SIZE, training=False)
+  batches = list(ds.unbatch().take(max_examples).batch(EVAL_BATCH_SIZE))
+  if not batches:
+    raise ValueError(f"{file_pattern}: no eval examples")
+  return batches
+
+
+def content_digest(file_pattern: str) -> str:
+  """A digest of the records themselves, independent of file names, sharding and
+  order: the same rows give the same digest on every rerun, any other rows do not.
+
+  It is the sum (mod 2**256) of the records' SHA-256 values, so it can be computed
+  in one streaming pass.
+  """
+  total, count = 0, 0
+  records = tf.data.TFRecordDataset(_files(file_pattern), compression_type="GZIP")
+  for batch in records.batch(4096):
+    for r in batch.numpy():
+      total = (total + int.from_bytes(hashlib.sha256(r).digest(), "big")) % (1 << 256)
+      count += 1
+  return f"{count}:{total:064x}"

@@ -1,9 +1,15 @@
-"""The custom training loop.
+"""The custom training loop, organised in virtual epochs.
 
 A custom loop (rather than `model.fit`) because Keras 3's `fit` fails under
-MultiWorkerMirroredStrategy, while `strategy.run` + `tf.train.CheckpointManager`
-works under every strategy we offer (see shared notes). It also gives us full
-control of what a checkpoint holds: weights, optimizer slots and the step.
+MultiWorkerMirroredStrategy, while `strategy.run` works under every strategy we
+offer (see the shared notes). It also gives full control of what a checkpoint
+holds and when it is written.
+
+Training length is a step budget. A virtual epoch is `train_steps //
+num_checkpoints` steps; each one reads data shuffled with `seed + epoch` and ends
+with an evaluation and a checkpoint of the full state. Because checkpoints fall
+on epoch boundaries and each epoch's data order depends only on its number, a run
+resumed after a crash sees exactly the batches the uninterrupted run would have.
 """
 from __future__ import annotations
 
@@ -11,13 +17,14 @@ import dataclasses
 import os
 import shutil
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 import keras
 import tensorflow as tf
 
 from components import features
-from components.trainer import data, model as model_lib, strategy as strategy_lib
+from components.trainer import (checkpoints, data, evaluation, model as model_lib,
+                                strategy as strategy_lib)
 from pipelines.config import HyperParameters, PipelineConfig, TaskType
 
 # Steps run inside one tf.function call: fewer Python round-trips per step.
@@ -26,18 +33,26 @@ _STEPS_PER_CALL = 50
 
 @dataclasses.dataclass
 class TrainRecord:
-  """What a training run did; written next to the checkpoints and read downstream."""
+  """What a training run did; written next to the model and read downstream."""
   checkpoint_dir: str
   start_step: int
   final_step: int
   checkpoint_interval: int
   global_batch_size: int
   learning_rate: float
+  lr_schedule: str
   strategy: str
   replicas: int
   seconds: float
   hyperparameters: dict
-  train_loss: list  # [(step, loss)] at each checkpoint
+  history: list  # [{"step", "epoch", "train_loss", "eval": {...}}], whole run
+  resumed_from: Optional[str] = None
+  stopped_early: Optional[dict] = None
+  checkpoint_bytes: int = 0
+
+  @property
+  def train_loss(self) -> list:
+    return [(h["step"], h["train_loss"]) for h in self.history]
 
 
 def vocab_sizes(config: PipelineConfig, tft_output) -> dict[str, int]:
@@ -57,16 +72,19 @@ def num_classes(config: PipelineConfig, tft_output) -> int:
   return tft_output.vocabulary_size_by_name(features.label_vocabulary_name(config)) + 1
 
 
-def prepare_labels(config: PipelineConfig, labels: tf.Tensor) -> tf.Tensor:
-  """Labels in the shape and dtype the per-example loss expects."""
-  if config.task.type == TaskType.MULTICLASS:
-    return labels
-  return tf.reshape(tf.cast(labels, tf.float32), [-1, 1])
+def learning_rate_for(config: PipelineConfig, base_lr: float, replicas: int):
+  """Linear scaling with the global batch, then the configured schedule."""
+  t = config.trainer
+  lr = base_lr * t.per_replica_batch_size * replicas / t.base_batch_size
+  if t.lr_schedule == "cosine":
+    # Its position is the optimizer's iteration count, which is checkpointed.
+    return lr, keras.optimizers.schedules.CosineDecay(lr, decay_steps=t.train_steps, alpha=0.1)
+  return lr, lr
 
 
 def build(config: PipelineConfig, hp: HyperParameters, tft_output,
-          strategy: tf.distribute.Strategy, learning_rate: float):
-  """Model, optimizer and step counter, created under the strategy's scope."""
+          strategy: tf.distribute.Strategy, learning_rate):
+  """Model, optimizer, step and epoch counters, created under the strategy's scope."""
   with strategy.scope():
     keras.utils.set_random_seed(config.trainer.seed)
     model = model_lib.build_model(config, hp, vocab_sizes(config, tft_output),
@@ -76,47 +94,104 @@ def build(config: PipelineConfig, hp: HyperParameters, tft_output,
     # that fails, and a restore needs the slots to exist to fill them.
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-  return model, optimizer, step
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+  return model, optimizer, step, epoch
 
 
-def checkpoint_for(model, optimizer, step) -> tf.train.Checkpoint:
-  return tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+def _early_stop(config: PipelineConfig, history: list) -> Optional[dict]:
+  es, sel = config.trainer.early_stopping, config.checkpoint_selection
+  if not es.enabled:
+    return None
+  best_i = _best_index(history, sel.metric, sel.mode, es.min_delta)
+  waited = len(history) - 1 - best_i
+  if waited < es.patience:
+    return None
+  best = history[best_i]
+  return {"step": history[-1]["step"],
+          "reason": f"eval {sel.metric} did not improve by more than {es.min_delta} for "
+                    f"{waited} checkpoints (best {best['eval'][sel.metric]:.4f} at step "
+                    f"{best['step']})"}
+
+
+def _best_index(history: list, metric: str, mode: str, min_delta: float = 0.0) -> int:
+  best_i, best = 0, None
+  for i, h in enumerate(history):
+    if evaluation.is_better(h["eval"][metric], best, mode, min_delta if best is not None else 0):
+      best_i, best = i, h["eval"][metric]
+  return best_i
+
+
+def _current(value) -> float:
+  """A float from a learning rate that may be a (mirrored) variable or a tensor."""
+  return float(tf.convert_to_tensor(getattr(value, "value", value)))
+
+
+def _dir_bytes(prefix: str) -> int:
+  return sum(tf.io.gfile.stat(f).length for f in tf.io.gfile.glob(prefix + ".*"))
 
 
 def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern: str,
-          checkpoint_dir: str, log_dir: str,
-          progress: Callable[[str], None] = print) -> TrainRecord:
+          eval_pattern: str, checkpoint_dir: str, log_dir: str,
+          progress: Callable[[str], None] = print, warm_start: Optional[str] = None,
+          save_checkpoints: bool = True) -> TrainRecord:
+  """Trains to the step budget, resuming from `checkpoint_dir` if it holds a run.
+
+  warm_start: a checkpoint of another run to start from when `checkpoint_dir` is
+  empty (fine-tuning); its full state is restored, at the configured learning rate.
+  save_checkpoints=False is for measuring what checkpoints cost (bench/).
+  """
   t = config.trainer
   strategy = strategy_lib.choose(t.strategy)
   replicas = strategy.num_replicas_in_sync
   global_batch = t.per_replica_batch_size * replicas
-  learning_rate = hp.learning_rate * global_batch / t.base_batch_size
-  model, optimizer, step = build(config, hp, tft_output, strategy, learning_rate)
+  base_lr = t.resume_learning_rate if warm_start and t.resume_learning_rate else hp.learning_rate
+  lr_value, learning_rate = learning_rate_for(config, base_lr, replicas)
+  model, optimizer, step, epoch = build(config, hp, tft_output, strategy, learning_rate)
+  ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, epoch=epoch)
 
   chief = strategy_lib.is_chief(strategy)
   # Non-chief workers must still save (it is a collective op), but somewhere private.
   write_dir = checkpoint_dir if chief else os.path.join(
       checkpoint_dir, f".worker-{strategy.cluster_resolver.task_id}")
-  ckpt = checkpoint_for(model, optimizer, step)
-  manager = tf.train.CheckpointManager(ckpt, write_dir, max_to_keep=None)
-  if tf.train.latest_checkpoint(checkpoint_dir):
-    ckpt.restore(tf.train.latest_checkpoint(checkpoint_dir)).expect_partial()
-    progress(f"resumed from {tf.train.latest_checkpoint(checkpoint_dir)} at step {int(step.numpy())}")
-  start_step = int(step.numpy())
+  store = checkpoints.CheckpointStore(write_dir, ckpt, step, warn=progress)
+  reader = store if chief else checkpoints.CheckpointStore(
+      checkpoint_dir, ckpt, step, warn=progress, read_only=True)
+
+  state = checkpoints.read_state(checkpoint_dir)
+  resumed_from = None
+  restored = reader.restore_latest() if save_checkpoints else None
+  if restored is not None:
+    resumed_from = reader.path(restored)
+    progress(f"resumed from {resumed_from} (step {restored}, epoch {int(epoch.numpy())})")
+  elif warm_start:
+    ckpt.read(warm_start).assert_existing_objects_matched()
+    resumed_from = warm_start
+    progress(f"fine-tuning from {warm_start} at step {int(step.numpy())}, "
+             f"learning rate {lr_value:g}")
+  if isinstance(learning_rate, float):
+    optimizer.learning_rate = learning_rate  # the restored value is the old run's
+  current = start_step = int(step.numpy())
+  if warm_start and restored is None and current >= t.train_steps:
+    raise ValueError(f"resume_from {warm_start} is at step {current}, which is not "
+                     f"before train_steps {t.train_steps}")
+
+  # History of the checkpoints that still exist; later entries died with a crash.
+  history = [h for h in state.get("history", []) if h["step"] <= current]
+  stopped = state.get("stopped_early")
+  if stopped and stopped["step"] != current:
+    stopped = None
+  if stopped:
+    progress(f"training had stopped early at step {current}: {stopped['reason']}")
 
   interval = max(1, t.train_steps // t.num_checkpoints)
-  feature_spec = tft_output.transformed_feature_spec()
-  dataset = strategy.distribute_datasets_from_function(
-      lambda ctx: data.make_dataset(
-          train_pattern, feature_spec, ctx.get_per_replica_batch_size(global_batch),
-          training=True, seed=t.seed + start_step, input_context=ctx))
-  iterator = iter(dataset)
+  evaluator = evaluation.Evaluator(config, model,
+                                   data.eval_batches(eval_pattern, tft_output, t.eval_examples))
   loss_fn = model_lib.loss_fn(config, reduction=None)
 
-  def replica_step(features, labels):
+  def replica_step(feats, labels):
     with tf.GradientTape() as tape:
-      logits = model(features, training=True)
-      per_example = loss_fn(prepare_labels(config, labels), logits)
+      logits = model(feats, training=True)
+      per_example = loss_fn(evaluation.prepare_labels(config, labels), logits)
       loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
       if model.losses:
         loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
@@ -134,31 +209,66 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
     return total / tf.cast(n, tf.float32)
 
   writer = tf.summary.create_file_writer(log_dir) if chief else tf.summary.create_noop_writer()
-  train_loss = []
+  sel = config.checkpoint_selection
   began = time.monotonic()
-  current = start_step
-  while current < t.train_steps:
-    next_stop = min(t.train_steps, (current // interval + 1) * interval)
-    losses = []
-    while current < next_stop:
-      n = min(_STEPS_PER_CALL, next_stop - current)
-      losses.append((float(run_steps(iterator, tf.constant(n, tf.int64))), n))
-      current = int(step.numpy())
-    loss = sum(l * n for l, n in losses) / sum(n for _, n in losses)
-    manager.save(checkpoint_number=current)
-    train_loss.append((current, loss))
+  while current < t.train_steps and not stopped:
+    epoch_index = current // interval
+    end = epoch_end(current, interval, t.train_steps)
+    dataset = strategy.distribute_datasets_from_function(
+        lambda ctx, e=epoch_index: data.make_dataset(
+            train_pattern, tft_output, ctx.get_per_replica_batch_size(global_batch),
+            training=True, seed=t.seed + e, input_context=ctx))
+    iterator = iter(dataset)
+    weighted = 0.0
+    for n in _chunks(end - current):
+      weighted += float(run_steps(iterator, tf.constant(n, tf.int64))) * n
+    train_loss = weighted / (end - current)
+    current = int(step.numpy())
+    epoch.assign(epoch_index + 1)
+    metrics = evaluator()
+    history.append({"step": current, "epoch": epoch_index + 1, "train_loss": train_loss,
+                    "eval": metrics})
+    stopped = _early_stop(config, history)
+    if save_checkpoints:
+      if chief:  # state first: a crash before the checkpoint lands just drops it
+        checkpoints.write_state(checkpoint_dir, {"history": history, "stopped_early": stopped})
+      store.save(current)
+      best_step = history[_best_index(history, sel.metric, sel.mode)]["step"]
+      store.retain(t.keep_checkpoints, protect={best_step})
     with writer.as_default(step=current):
-      tf.summary.scalar("train/loss", loss)
-      tf.summary.scalar("train/learning_rate", learning_rate)
+      tf.summary.scalar("train/loss", train_loss)
+      tf.summary.scalar("train/learning_rate", _current(optimizer.learning_rate))
+      for name, value in metrics.items():
+        tf.summary.scalar(f"eval/{name}", value)
     rate = (current - start_step) * global_batch / max(time.monotonic() - began, 1e-9)
-    progress(f"step {current}/{t.train_steps}  train loss {loss:.4f}  "
-             f"({rate:,.0f} examples/s)  checkpoint saved")
+    progress(f"step {current}/{t.train_steps}  train loss {train_loss:.4f}  eval "
+             + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+             + f"  ({rate:,.0f} examples/s)" + ("  checkpoint saved" if save_checkpoints else ""))
+    if stopped:
+      progress(f"early stopping at step {current}: {stopped['reason']}")
   writer.flush()
   if not chief:
     shutil.rmtree(write_dir, ignore_errors=True)
+  steps_kept = store.steps() if save_checkpoints else []
   return TrainRecord(
       checkpoint_dir=checkpoint_dir, start_step=start_step, final_step=current,
       checkpoint_interval=interval, global_batch_size=global_batch,
-      learning_rate=learning_rate, strategy=type(strategy).__name__, replicas=replicas,
+      learning_rate=lr_value, lr_schedule=t.lr_schedule,
+      strategy=type(strategy).__name__, replicas=replicas,
       seconds=time.monotonic() - began, hyperparameters=hp.model_dump(mode="json"),
-      train_loss=train_loss)
+      history=history, resumed_from=resumed_from, stopped_early=stopped,
+      checkpoint_bytes=_dir_bytes(store.path(steps_kept[-1])) if steps_kept else 0)
+
+
+def epoch_end(current: int, interval: int, train_steps: int) -> int:
+  """The step at which the virtual epoch containing `current` ends. The remainder
+  of train_steps / interval joins the last epoch, so there are exactly
+  num_checkpoints epochs."""
+  end = (current // interval + 1) * interval
+  return train_steps if end + interval > train_steps else end
+
+
+def _chunks(n: int):
+  while n > 0:
+    yield min(_STEPS_PER_CALL, n)
+    n -= _STEPS_PER_CALL

@@ -5,58 +5,78 @@ checkpoint evaluator picks the best checkpoint and exports that one.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import hyperparameters
-from components.trainer import loop
+from components.trainer import checkpoints, data, loop
 from pipelines.config import PipelineConfig
 
 RECORD_FILE = "training_record.json"
 
 
-def _tree_digest(root: str) -> str:
-  """Content hash of a directory (the transform output), independent of its path."""
-  h = hashlib.sha256()
-  for dirpath, dirnames, filenames in sorted(tf.io.gfile.walk(root)):
-    dirnames.sort()
-    for name in sorted(filenames):
-      path = os.path.join(dirpath, name)
-      h.update(os.path.relpath(path, root).encode())
-      with tf.io.gfile.GFile(path, "rb") as f:
-        h.update(f.read())
-  return h.hexdigest()
-
-
-def checkpoint_dir_for(config: PipelineConfig, hp_json: str, transform_output: str,
+def checkpoint_dir_for(config: PipelineConfig, hp_json: str, data_digests: list[str],
                        checkpoint_root: str) -> str:
-  """A stable directory keyed by pipeline, training config and data, not by the
-  per-execution artifact URI (which changes on every retry and rerun)."""
-  key = hashlib.sha256("\n".join([
-      config.training_fingerprint(), hp_json,
-      _tree_digest(os.path.join(transform_output, "transformed_metadata")),
-      _tree_digest(os.path.join(transform_output, "transform_fn")),
-  ]).encode()).hexdigest()[:16]
+  """A stable directory keyed by pipeline, training config (resume_from included,
+  as written), hyperparameters and the data itself, not by the per-execution
+  artifact URI (which changes on every retry and rerun). Same inputs: same
+  directory, so a rerun resumes."""
+  key = hashlib.sha256("\n".join(
+      [config.training_fingerprint(), hp_json, *data_digests]).encode()).hexdigest()[:16]
   return os.path.join(checkpoint_root, config.pipeline_name, key)
+
+
+def resolve_resume_from(spec: str, pipeline_root: str, exclude: str) -> str:
+  """`latest`, a step number or a checkpoint path -> a checkpoint path.
+
+  Steps and `latest` refer to the most recently updated earlier training run of
+  this pipeline (under <checkpoint_root>/<pipeline>/).
+  """
+  if "/" in spec:
+    if not tf.io.gfile.exists(spec + ".index"):
+      raise ValueError(f"resume_from: {spec} is not a checkpoint (no {spec}.index)")
+    return spec
+  runs = [os.path.join(pipeline_root, d.rstrip("/"))
+          for d in (tf.io.gfile.listdir(pipeline_root) if tf.io.gfile.isdir(pipeline_root) else [])]
+  runs = [r for r in runs if r != exclude and checkpoints.list_steps(r)]
+  if not runs:
+    raise ValueError(f"resume_from {spec!r}: no earlier training run under {pipeline_root}")
+  latest_run = max(runs, key=lambda r: max(
+      tf.io.gfile.stat(f).mtime_nanos for f in tf.io.gfile.glob(os.path.join(r, "*.index"))))
+  steps = checkpoints.list_steps(latest_run)
+  if spec == "latest":
+    return os.path.join(latest_run, f"ckpt-{steps[-1]}")
+  if not spec.isdigit() or int(spec) not in steps:
+    raise ValueError(f"resume_from {spec!r}: the latest run ({latest_run}) has "
+                     f"checkpoints at steps {steps}")
+  return os.path.join(latest_run, f"ckpt-{spec}")
 
 
 def run_fn(fn_args: FnArgs) -> None:
   config = PipelineConfig.from_json(fn_args.custom_config["config"])
   checkpoint_root = fn_args.custom_config["checkpoint_root"]
+  say = lambda msg: print(f"[trainer] {msg}", flush=True)  # noqa: E731
   hp = hyperparameters.from_trainer_args(fn_args.hyperparameters,
                                          config.trainer.hyperparameters)
-  hp_json = hp.model_dump_json()
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
-  ckpt_dir = checkpoint_dir_for(config, hp_json, fn_args.transform_output, checkpoint_root)
-  print(f"[trainer] checkpoints: {ckpt_dir}", flush=True)
-  record = loop.train(config, hp, tft_output, fn_args.train_files[0], ckpt_dir,
-                      log_dir=fn_args.model_run_dir,
-                      progress=lambda msg: print(f"[trainer] {msg}", flush=True))
+  train_pattern, eval_pattern = fn_args.train_files[0], fn_args.eval_files[0]
+  digests = [data.content_digest(train_pattern), data.content_digest(eval_pattern)]
+  pipeline_root = os.path.join(checkpoint_root, config.pipeline_name)
+
+  ckpt_dir = checkpoint_dir_for(config, hp.model_dump_json(), digests, checkpoint_root)
+  warm_start = None
+  if config.trainer.resume_from:
+    # Another run than this one: a rerun of this fine-tuning resumes its own
+    # checkpoints and resolves `latest` to the same source as before.
+    warm_start = resolve_resume_from(config.trainer.resume_from, pipeline_root, ckpt_dir)
+  say(f"checkpoints: {ckpt_dir}")
+  record = loop.train(config, hp, tft_output, train_pattern, eval_pattern, ckpt_dir,
+                      log_dir=fn_args.model_run_dir, progress=say, warm_start=warm_start)
   tf.io.gfile.makedirs(fn_args.serving_model_dir)
   with tf.io.gfile.GFile(os.path.join(fn_args.serving_model_dir, RECORD_FILE), "w") as f:
-    json.dump(record.__dict__, f, indent=2)
+    json.dump(dataclasses.asdict(record), f, indent=2)

@@ -1,0 +1,69 @@
+"""Eval metrics of a model on held-in-memory eval batches. Used by the Trainer at
+each checkpoint (early stopping, keeping the best) and by the checkpoint evaluator."""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from components.trainer import model as model_lib
+from pipelines.config import PipelineConfig, TaskType
+
+
+def prepare_labels(config: PipelineConfig, labels: tf.Tensor) -> tf.Tensor:
+  """Labels in the shape and dtype the per-example loss expects."""
+  if config.task.type == TaskType.MULTICLASS:
+    return labels
+  return tf.reshape(tf.cast(labels, tf.float32), [-1, 1])
+
+
+class Evaluator:
+  """Compiles the forward pass once; call it after each weight change."""
+
+  def __init__(self, config: PipelineConfig, model: keras.Model, batches: list):
+    self._config, self._model, self._batches = config, model, batches
+    loss_fn = model_lib.loss_fn(config, reduction=None)
+    kind = config.task.type
+
+    @tf.function(reduce_retracing=True)
+    def sums(x, labels):
+      logits = model(x, training=False)
+      y = prepare_labels(config, labels)
+      out = {"loss": tf.reduce_sum(loss_fn(y, logits)),
+             "count": tf.cast(tf.shape(labels)[0], tf.float32)}
+      if kind == TaskType.BINARY:
+        out["correct"] = tf.reduce_sum(
+            tf.cast(tf.equal(tf.cast(logits > 0, tf.float32), y), tf.float32))
+      elif kind == TaskType.MULTICLASS:
+        out["correct"] = tf.reduce_sum(
+            tf.cast(tf.equal(tf.argmax(logits, -1), labels), tf.float32))
+      else:
+        out["abs_err"] = tf.reduce_sum(tf.abs(y - logits))
+      return logits, out
+
+    self._sums = sums
+
+  def __call__(self) -> dict[str, float]:
+    kind = self._config.task.type
+    totals: dict[str, float] = {}
+    auc = keras.metrics.AUC(from_logits=True)
+    for features, labels in self._batches:
+      logits, sums = self._sums(features, labels)
+      for k, v in sums.items():
+        totals[k] = totals.get(k, 0.0) + float(v)
+      if kind == TaskType.BINARY:
+        auc.update_state(prepare_labels(self._config, labels), logits)
+    n = totals["count"]
+    metrics = {"loss": totals["loss"] / n}
+    if kind == TaskType.BINARY:
+      metrics.update(auc=float(auc.result()), accuracy=totals["correct"] / n)
+    elif kind == TaskType.MULTICLASS:
+      metrics["accuracy"] = totals["correct"] / n
+    else:
+      metrics["mae"] = totals["abs_err"] / n
+    return metrics
+
+
+def is_better(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
+  if best is None:
+    return True
+  return value < best - min_delta if mode == "min" else value > best + min_delta
