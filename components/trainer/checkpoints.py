@@ -54,7 +54,10 @@ class CheckpointStore:
         if int(self._step.numpy()) != step:
           raise ValueError(f"it holds step {int(self._step.numpy())}")
         return step
-      except (tf.errors.OpError, ValueError, AssertionError) as e:
+      # Damage shows up as many types (OpError, IndexError "Read less bytes than
+      # requested", AssertionError from mismatched objects...): any of them means
+      # this checkpoint cannot be trusted.
+      except Exception as e:  # pylint: disable=broad-except
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         self._warn(f"WARNING: checkpoint {self.path(step)} is unreadable ({reason}); "
                    f"falling back to the previous one")

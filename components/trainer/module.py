@@ -47,7 +47,7 @@ def resolve_resume_from(spec: str, pipeline_root: str, exclude: str) -> str:
   if not runs:
     raise ValueError(f"resume_from {spec!r}: no earlier training run under {pipeline_root}")
   latest_run = max(runs, key=lambda r: max(
-      tf.io.gfile.stat(f).mtime_nanos for f in tf.io.gfile.glob(os.path.join(r, "*.index"))))
+      tf.io.gfile.stat(f).mtime_nsec for f in tf.io.gfile.glob(os.path.join(r, "*.index"))))
   steps = checkpoints.list_steps(latest_run)
   if spec == "latest":
     return os.path.join(latest_run, f"ckpt-{steps[-1]}")
