@@ -1,5 +1,6 @@
 """Runs every benchmark in bench/ and updates BENCHMARKS.md (`make bench`)."""
-from bench import pipeline_vs_taxi
+from bench import checkpoint_costs, pipeline_vs_taxi
 
 if __name__ == "__main__":
   pipeline_vs_taxi.main([])
+  checkpoint_costs.main([])

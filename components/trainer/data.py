@@ -81,12 +81,14 @@ def content_digest(file_pattern: str) -> str:
   order: the same rows give the same digest on every rerun, any other rows do not.
 
   It is the sum (mod 2**256) of the records' SHA-256 values, so it can be computed
-  in one streaming pass.
+  in one streaming pass. Records are re-serialized deterministically first: the
+  order of a tf.Example's feature map in the bytes differs from process to process.
   """
   total, count = 0, 0
   records = tf.data.TFRecordDataset(_files(file_pattern), compression_type="GZIP")
   for batch in records.batch(4096):
     for r in batch.numpy():
-      total = (total + int.from_bytes(hashlib.sha256(r).digest(), "big")) % (1 << 256)
+      canonical = tf.train.Example.FromString(r).SerializeToString(deterministic=True)
+      total = (total + int.from_bytes(hashlib.sha256(canonical).digest(), "big")) % (1 << 256)
       count += 1
   return f"{count}:{total:064x}"

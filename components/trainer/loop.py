@@ -210,6 +210,9 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
 
   writer = tf.summary.create_file_writer(log_dir) if chief else tf.summary.create_noop_writer()
   sel = config.checkpoint_selection
+  if current < t.train_steps and not stopped:
+    progress(f"training from step {current} to {t.train_steps} ({replicas} replica(s), "
+             f"global batch {global_batch})")
   began = time.monotonic()
   while current < t.train_steps and not stopped:
     epoch_index = current // interval
