@@ -75,8 +75,14 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(transformed, tmp_p
   assert first["final_step"] == 60
   data_file = tmp_path / "ckpt" / "ckpt-60.data-00000-of-00001"
   data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 3])
+  # What a kill during a checkpoint write leaves behind (TF writes into <prefix>_temp).
+  partial = tmp_path / "ckpt" / "ckpt-80_temp"
+  partial.mkdir()
+  (partial / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 100)
 
   second, out = _finish(_job(config, transform_dir, examples_dir, tmp_path / "ckpt"))
+  assert "ckpt-80_temp is a checkpoint write cut off by a crash" in out
+  assert not partial.exists()
   assert "WARNING: checkpoint" in out and "ckpt-60 is unreadable" in out
   assert second["start_step"] == 40 and second["final_step"] == 60
   assert (tmp_path / "ckpt" / "corrupt-ckpt-60.index").exists()

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Optional
 import tensorflow as tf
 
 _PREFIX = re.compile(r"ckpt-(\d+)\.index$")
+_PARTIAL = re.compile(r"ckpt-\d+_temp")
 STATE_FILE = "training_state.json"
 
 
@@ -48,6 +49,7 @@ class CheckpointStore:
 
   def restore_latest(self) -> Optional[int]:
     """Restores the newest readable checkpoint; returns its step, or None."""
+    self._clear_partial_writes()
     for step in reversed(self.steps()):
       try:
         self._checkpoint.read(self.path(step)).assert_existing_objects_matched()
@@ -77,6 +79,19 @@ class CheckpointStore:
         tf.io.gfile.remove(f)
     self._write_state_file()
     return dropped
+
+  def _clear_partial_writes(self) -> None:
+    """TF writes a checkpoint into `<prefix>_temp/` and then moves it into place;
+    a leftover temp directory is a write that a crash cut off."""
+    if not tf.io.gfile.isdir(self.directory):
+      return
+    for name in tf.io.gfile.listdir(self.directory):
+      name = name.rstrip("/")
+      if _PARTIAL.match(name):
+        self._warn(f"WARNING: {os.path.join(self.directory, name)} is a checkpoint write "
+                   f"cut off by a crash; ignored")
+        if not self._read_only:
+          tf.io.gfile.rmtree(os.path.join(self.directory, name))
 
   def _quarantine(self, step: int) -> None:
     for f in tf.io.gfile.glob(self.path(step) + ".*"):
