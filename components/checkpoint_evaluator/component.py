@@ -16,7 +16,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
 from components.checkpoint_evaluator import plot, scoring
-from components.trainer import data, export, loop
+from components.trainer import checkpoints, data, export, loop
 from components.trainer.module import RECORD_FILE
 from pipelines.config import PipelineConfig
 
@@ -28,13 +28,9 @@ OutputArtifact = tfx.dsl.components.OutputArtifact
 Parameter = tfx.dsl.components.Parameter
 
 
-def _bytes(pattern: str) -> int:
-  """Total size of the files a glob matches, recursively for a trailing '**'."""
-  if pattern.endswith("**"):
-    root = pattern[:-2]
-    return sum(tf.io.gfile.stat(os.path.join(d, f)).length
-               for d, _, files in tf.io.gfile.walk(root) for f in files)
-  return sum(tf.io.gfile.stat(f).length for f in tf.io.gfile.glob(pattern))
+def _tree_bytes(root: str) -> int:
+  return sum(tf.io.gfile.stat(os.path.join(d, f)).length
+             for d, _, files in tf.io.gfile.walk(root) for f in files)
 
 
 @tfx.dsl.components.component
@@ -63,8 +59,8 @@ def CheckpointEvaluator(
   best_model = scoring.restore_model(cfg, record, tft_output, best.path)
   serving_dir = path_utils.serving_model_dir(model.uri)
   export.export_serving_model(cfg, best_model, tft_output, serving_dir)
-  sizes = {"checkpoint_bytes": _bytes(best.path + ".*"),
-           "serving_model_bytes": _bytes(os.path.join(serving_dir, "**"))}
+  sizes = {"checkpoint_bytes": checkpoints.size_bytes(best.path),
+           "serving_model_bytes": _tree_bytes(serving_dir)}
 
   tf.io.gfile.makedirs(evaluation.uri)
   report = {"metric": sel.metric, "mode": sel.mode, "selected_step": best.step,

@@ -110,6 +110,11 @@ class CheckpointStore:
     _atomic_write(os.path.join(self.directory, "checkpoint"), "\n".join(lines) + "\n")
 
 
+def size_bytes(prefix: str) -> int:
+  """Bytes on disk of one checkpoint (its index and data files)."""
+  return sum(tf.io.gfile.stat(f).length for f in tf.io.gfile.glob(prefix + ".*"))
+
+
 def list_steps(directory: str) -> list[int]:
   names = tf.io.gfile.listdir(directory) if tf.io.gfile.isdir(directory) else []
   return sorted(int(m.group(1)) for m in map(_PREFIX.match, names) if m)

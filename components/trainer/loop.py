@@ -126,10 +126,6 @@ def _current(value) -> float:
   return float(tf.convert_to_tensor(getattr(value, "value", value)))
 
 
-def _dir_bytes(prefix: str) -> int:
-  return sum(tf.io.gfile.stat(f).length for f in tf.io.gfile.glob(prefix + ".*"))
-
-
 def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern: str,
           eval_pattern: str, checkpoint_dir: str, log_dir: str,
           progress: Callable[[str], None] = print, warm_start: Optional[str] = None,
@@ -260,7 +256,7 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
       strategy=type(strategy).__name__, replicas=replicas,
       seconds=time.monotonic() - began, hyperparameters=hp.model_dump(mode="json"),
       history=history, resumed_from=resumed_from, stopped_early=stopped,
-      checkpoint_bytes=_dir_bytes(store.path(steps_kept[-1])) if steps_kept else 0)
+      checkpoint_bytes=checkpoints.size_bytes(store.path(steps_kept[-1])) if steps_kept else 0)
 
 
 def epoch_end(current: int, interval: int, train_steps: int) -> int:
