@@ -38,6 +38,15 @@ def preflight(config: PipelineConfig, data_dir: str) -> dict:
   from components.csv_ingest import rows
   if config.data.schema_file and not os.path.isfile(config.data.schema_file):
     raise ConfigError(f"{config.data.schema_file}: schema file does not exist")
+  if config.trainer.resume_from:
+    # The Trainer resolves it for real; this catches a typo before any work is done.
+    from components.trainer.module import resolve_resume_from
+    try:
+      resolve_resume_from(config.trainer.resume_from,
+                          os.path.join(config.checkpoint_root, config.pipeline_name),
+                          exclude="")
+    except ValueError as e:
+      raise ConfigError(str(e)) from None
   return rows.check_data_dir(data_dir, features.column_spec(config))
 
 

@@ -71,3 +71,9 @@ def test_unknown_config_key(tmp_path, taxi_slice, extra, fragment):
   config = _setup(tmp_path, taxi_slice, extra)
   proc = run_tpctl("run", "--config", str(config), cwd=tmp_path)
   _assert_clean_failure(proc, tmp_path, "config.yaml", fragment)
+
+
+def test_resume_from_a_step_that_no_earlier_run_has(tmp_path, taxi_slice):
+  config = _setup(tmp_path, taxi_slice)
+  proc = run_tpctl("run", "--config", str(config), "--resume-from", "700", cwd=tmp_path)
+  _assert_clean_failure(proc, tmp_path, "resume_from '700'", "no earlier training run")
