@@ -17,6 +17,14 @@ def _setup(tmp_path: Path, taxi_slice: Path, extra: str = "") -> Path:
   return write_config(tmp_path, f"run_dir: run\ndata:\n  dir: data\n{extra}")
 
 
+def _edit_csv(tmp_path: Path, edit) -> None:
+  """Applies edit(lines) to the copied data.csv, in place."""
+  csv = tmp_path / "data" / "data.csv"
+  lines = csv.read_text().splitlines()
+  edit(lines)
+  csv.write_text("\n".join(lines) + "\n")
+
+
 def _assert_clean_failure(proc, tmp_path: Path, *fragments: str) -> None:
   assert proc.returncode == 2, proc.stderr[-2000:]
   lines = [l for l in proc.stderr.splitlines() if l.startswith("tpctl: error:")]
@@ -42,23 +50,22 @@ def test_empty_csv(tmp_path, taxi_slice):
 
 def test_csv_without_label_column(tmp_path, taxi_slice):
   config = _setup(tmp_path, taxi_slice)
-  csv = tmp_path / "data" / "data.csv"
-  lines = csv.read_text().splitlines()
-  lines[0] = lines[0].replace("big_tipper", "tipped")
-  csv.write_text("\n".join(lines) + "\n")
+
+  def rename_label(lines):
+    lines[0] = lines[0].replace("big_tipper", "tipped")
+  _edit_csv(tmp_path, rename_label)
   proc = run_tpctl("run", "--config", str(config), cwd=tmp_path)
   _assert_clean_failure(proc, tmp_path, "data.csv", "label column 'big_tipper'")
 
 
 def test_non_numeric_value_in_numeric_column(tmp_path, taxi_slice):
   config = _setup(tmp_path, taxi_slice)
-  csv = tmp_path / "data" / "data.csv"
-  lines = csv.read_text().splitlines()
-  header = lines[0].split(",")
-  cells = lines[5].split(",")
-  cells[header.index("fare")] = "twelve"
-  lines[5] = ",".join(cells)
-  csv.write_text("\n".join(lines) + "\n")
+
+  def spoil_fare(lines):
+    cells = lines[5].split(",")
+    cells[lines[0].split(",").index("fare")] = "twelve"
+    lines[5] = ",".join(cells)
+  _edit_csv(tmp_path, spoil_fare)
   proc = run_tpctl("run", "--config", str(config), cwd=tmp_path)
   _assert_clean_failure(proc, tmp_path, "data.csv:6", "'fare'", "'twelve'")
 
