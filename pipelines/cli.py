@@ -2,6 +2,7 @@
 
   tpctl run [--config FILE]      run the whole pipeline locally (Beam DirectRunner)
   tpctl config [--config FILE]   print the effective configuration as YAML
+  tpctl compile [-o FILE]        write the Kubeflow Pipelines v2 spec (YAML)
 """
 from __future__ import annotations
 
@@ -52,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
   run.add_argument("--learning-rate", type=float, metavar="LR",
                    help="with --resume-from: the new learning rate")
   with_config(sub.add_parser("config", help="print the effective configuration as YAML"))
+  comp = with_config(sub.add_parser(
+      "compile", help="compile the pipeline for Kubeflow Pipelines v2 (YAML)",
+      description="Writes the pipeline spec that `kfp.Client` uploads and runs: every "
+      "step with its image and resources (GPUs on the Tuner and Trainer), the "
+      "volumes, tolerations and node selectors (kubeflow section of the config), "
+      "and the run parameters data_dir, train_args and push_destination."))
+  comp.add_argument("-o", "--output", metavar="FILE", default="pipeline.yaml",
+                    help="output file, .yaml (default: %(default)s)")
+  comp.add_argument("--image", help="overrides kubeflow.image: the image every step runs")
   return p
 
 
@@ -59,6 +69,8 @@ def _load(args):
   overrides = {}
   if args.run_dir:
     overrides["run_dir"] = os.path.abspath(args.run_dir)
+  if getattr(args, "image", None):
+    overrides["kubeflow.image"] = args.image
   if getattr(args, "beam_workers", None) is not None:
     overrides["beam_workers"] = args.beam_workers
   if getattr(args, "resume_from", None):
@@ -87,11 +99,23 @@ def _cmd_run(args) -> int:
   return 0
 
 
+def _cmd_compile(args) -> int:
+  config = _load(args)
+  from pipelines.kubeflow.compiler import compile_pipeline
+  try:
+    path = compile_pipeline(config, args.output)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
+  print(f"wrote {path} (image {config.kubeflow.image})")
+  return 0
+
+
 def main(argv=None) -> int:
   args = _parser().parse_args(argv)
   from components.csv_ingest.errors import DataError
   try:
-    return {"run": _cmd_run, "config": _cmd_config}[args.command](args)
+    return {"run": _cmd_run, "config": _cmd_config,
+            "compile": _cmd_compile}[args.command](args)
   except (ConfigError, DataError) as e:
     print(f"tpctl: error: {e}", file=sys.stderr)
     return 2

@@ -155,6 +155,48 @@ class EvaluatorConfig(_Strict):
   upper_bound: Optional[float] = None
 
 
+class StepResources(_Strict):
+  """Kubernetes requests (= limits, so a step never loses its node to a neighbour)."""
+  cpu: str = "2"
+  memory: str = "8Gi"
+  # GPUs of `KubeflowConfig.accelerator` per pod; 0 runs the step on CPU.
+  gpus: int = pydantic.Field(0, ge=0)
+
+
+class VolumeMount(_Strict):
+  pvc: str
+  mount_path: str
+
+
+class Toleration(_Strict):
+  key: str
+  operator: Literal["Exists", "Equal"] = "Exists"
+  value: Optional[str] = None
+  effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = None
+
+
+class KubeflowConfig(_Strict):
+  """How `tpctl compile` lays the pipeline out on Kubernetes (not used locally)."""
+  # One image runs every step (see containers/Dockerfile).
+  image: str = "registry.example.com/training-patterns:0.1.0"
+  resources: StepResources = StepResources()
+  # The Tuner and Trainer: the steps that use accelerators.
+  training_resources: StepResources = StepResources(cpu="4", memory="16Gi", gpus=1)
+  accelerator: str = "nvidia.com/gpu"
+  # Where GPU steps may be scheduled (the NVIDIA device plugin's taint and label).
+  gpu_node_selector: dict[str, str] = {"nvidia.com/gpu.present": "true"}
+  gpu_tolerations: tuple[Toleration, ...] = (
+      Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),)
+  # Claims mounted into every step (names match k8s/base). Checkpoints and the
+  # serving directory must be on one of them: they outlive any single run.
+  volumes: tuple[VolumeMount, ...] = (
+      VolumeMount(pvc="training-patterns-checkpoints", mount_path="/mnt/checkpoints"),
+      VolumeMount(pvc="training-patterns-serving", mount_path="/mnt/serving"),
+  )
+  checkpoint_dir: str = "/mnt/checkpoints"
+  serving_dir: str = "/mnt/serving"
+
+
 class PipelineConfig(_Strict):
   pipeline_name: str = pydantic.Field("training-patterns", pattern=r"^[a-z0-9][a-z0-9-]*$")
   # Holds the pipeline root, the MLMD database, TensorBoard logs and checkpoints.
@@ -174,6 +216,7 @@ class PipelineConfig(_Strict):
   trainer: TrainerConfig = TrainerConfig()
   checkpoint_selection: CheckpointSelectionConfig = CheckpointSelectionConfig()
   evaluator: EvaluatorConfig = EvaluatorConfig()
+  kubeflow: KubeflowConfig = KubeflowConfig()
 
   @pydantic.model_validator(mode="after")
   def _columns_are_consistent(self):

@@ -17,14 +17,6 @@ from pipelines.errors import PipelineFailed
 _NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
 
 
-def beam_pipeline_args(workers: int = 0) -> list[str]:
-  """DirectRunner in multi-processing mode. By default one worker per core, less
-  one for the driver process, which is busy too: on 2 cores, 2 workers made the
-  whole pipeline slower than 1 (see BENCHMARKS.md)."""
-  workers = workers or max(1, (os.cpu_count() or 1) - 1)
-  return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
-
-
 def resolve_data_dir(config: PipelineConfig) -> str:
   """The user's data directory, or the embedded default materialized in the run dir."""
   if config.data.dir:
@@ -123,7 +115,7 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print):
     # TensorFlow is imported here, so that its start-up lines land in the log.
     from tfx import v1 as tfx
     from pipelines import run_summary
-    from pipelines.pipeline import create_pipeline
+    from pipelines.pipeline import beam_pipeline_args, create_pipeline
 
     data_dir = resolve_data_dir(config)
     counts = preflight(config, data_dir)

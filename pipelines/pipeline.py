@@ -5,7 +5,8 @@ ingest -> statistics -> schema -> transform -> tuner -> trainer
 """
 from __future__ import annotations
 
-from typing import Optional
+import os
+from typing import Optional, Union
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
@@ -34,6 +35,14 @@ _EXTRA_METRICS = {
 }
 
 
+def beam_pipeline_args(workers: int = 0) -> list[str]:
+  """DirectRunner in multi-processing mode. By default one worker per core, less
+  one for the driver process, which is busy too: on 2 cores, 2 workers made the
+  whole pipeline slower than 1 (see BENCHMARKS.md)."""
+  workers = workers or max(1, (os.cpu_count() or 1) - 1)
+  return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+
+
 def blessing_metric_key(config: PipelineConfig) -> str:
   return _BLESSING_METRIC[config.task.type][1]
 
@@ -60,10 +69,19 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
       metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
-def create_pipeline(config: PipelineConfig, *, data_dir: str, pipeline_root: str,
+# Kubeflow passes these as pipeline parameters (RuntimeParameters), one compiled
+# file serving many runs; the local runner passes plain values.
+Param = tfx.dsl.experimental.RuntimeParameter
+
+
+def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipeline_root: str,
                     serving_dir: str, checkpoint_root: str,
+                    train_args: Union[str, Param, None] = None,
+                    push_destination: Union[Param, None] = None,
                     metadata_connection_config=None,
                     beam_pipeline_args: Optional[list[str]] = None) -> tfx.dsl.Pipeline:
+  """`train_args` and `push_destination` (JSON of TrainArgs / PushDestination)
+  override the step budget and `serving_dir` when given."""
   config_json = config.to_json()
   d = config.data
 
@@ -100,7 +118,7 @@ def create_pipeline(config: PipelineConfig, *, data_dir: str, pipeline_root: str
       run_fn=RUN_FN, examples=ingest.outputs["examples"],
       transform_graph=transform.outputs["transform_graph"],
       hyperparameters=best_hyperparameters,
-      train_args=tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
+      train_args=train_args or tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
       eval_args=tfx.proto.EvalArgs(num_steps=0),
       custom_config={"config": config_json, "checkpoint_root": checkpoint_root})
   checkpoint_evaluator = CheckpointEvaluator(
@@ -114,7 +132,7 @@ def create_pipeline(config: PipelineConfig, *, data_dir: str, pipeline_root: str
   pusher = tfx.components.Pusher(
       model=checkpoint_evaluator.outputs["model"],
       model_blessing=evaluator.outputs["blessing"],
-      push_destination=tfx.proto.PushDestination(
+      push_destination=push_destination or tfx.proto.PushDestination(
           filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
   components += [trainer, checkpoint_evaluator, evaluator, pusher]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from typing import Any, Dict
 
 import apache_beam as beam
@@ -18,6 +19,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 
 from components.csv_ingest import rows
+from pipelines import default_data
 
 
 def column_spec_from_exec_properties(exec_properties: Dict[str, Any]) -> rows.ColumnSpec:
@@ -48,6 +50,9 @@ def _CsvToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                   split_pattern: str) -> beam.pvalue.PCollection:
   spec = column_spec_from_exec_properties(exec_properties)
   input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+  if not input_base:
+    # A compiled pipeline run without a `data_dir` parameter: the embedded demo data.
+    input_base = default_data.materialize(tempfile.mkdtemp(prefix="embedded-data-"))
   files = sorted(fileio.glob(os.path.join(input_base, split_pattern)))
   if not files:
     raise rows.DataError(f"{input_base}: no files matching {split_pattern!r}")

@@ -57,8 +57,18 @@ def resolve_resume_from(spec: str, pipeline_root: str, exclude: str) -> str:
   return os.path.join(latest_run, f"ckpt-{spec}")
 
 
+def with_step_budget(config: PipelineConfig, train_steps) -> PipelineConfig:
+  """The Trainer's train_args.num_steps (a Kubeflow run parameter) is the budget."""
+  if not train_steps or train_steps == config.trainer.train_steps:
+    return config
+  trainer = config.trainer.model_validate(
+      {**config.trainer.model_dump(), "train_steps": int(train_steps)})
+  return config.model_copy(update={"trainer": trainer})
+
+
 def run_fn(fn_args: FnArgs) -> None:
-  config = PipelineConfig.from_json(fn_args.custom_config["config"])
+  config = with_step_budget(PipelineConfig.from_json(fn_args.custom_config["config"]),
+                            fn_args.train_steps)
   checkpoint_root = fn_args.custom_config["checkpoint_root"]
   say = lambda msg: print(f"[trainer] {msg}", flush=True)  # noqa: E731
   hp = hyperparameters.from_trainer_args(fn_args.hyperparameters,
