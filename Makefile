@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 LOCK_PLATFORM := x86_64-manylinux_2_39
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench lock clean-venv
+.PHONY: setup demo test test-fast bench lock clean-venv images
 
 setup: $(STAMP)
 
@@ -38,6 +38,16 @@ test-fast: setup
 
 bench: setup
 	$(PY) -m bench.run_all
+
+# Build and push the one image every step runs in (containers/Dockerfile), on a
+# machine with Docker: make images REGISTRY=registry.example.com/ml TAG=v1
+IMAGE = $(REGISTRY)/training-patterns:$(TAG)
+images:
+	@if [ -z "$(REGISTRY)" ] || [ -z "$(TAG)" ]; then echo "make images: set REGISTRY and TAG, e.g. make images REGISTRY=registry.example.com/ml TAG=v1" >&2; exit 2; fi
+	@command -v docker >/dev/null || { echo "make images: docker not found; run this on a machine with Docker (BuildKit)" >&2; exit 2; }
+	@# BuildKit: the Dockerfile uses cache and bind mounts. amd64: the lock holds x86_64 wheels only.
+	DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f containers/Dockerfile -t $(IMAGE) .
+	docker push $(IMAGE)
 
 # Re-resolve the lock after changing pyproject.toml dependencies.
 lock:
