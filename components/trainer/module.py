@@ -66,18 +66,11 @@ def with_step_budget(config: PipelineConfig, train_steps) -> PipelineConfig:
   return config.model_copy(update={"trainer": trainer})
 
 
-def run_fn(fn_args: FnArgs) -> None:
-  config = with_step_budget(PipelineConfig.from_json(fn_args.custom_config["config"]),
-                            fn_args.train_steps)
-  checkpoint_root = fn_args.custom_config["checkpoint_root"]
-  say = lambda msg: print(f"[trainer] {msg}", flush=True)  # noqa: E731
-  hp = hyperparameters.from_trainer_args(fn_args.hyperparameters,
-                                         config.trainer.hyperparameters)
-  tft_output = tft.TFTransformOutput(fn_args.transform_output)
-  train_pattern, eval_pattern = fn_args.train_files[0], fn_args.eval_files[0]
+def train(config: PipelineConfig, hp, tft_output, train_pattern: str, eval_pattern: str,
+          checkpoint_root: str, log_dir: str, say) -> loop.TrainRecord:
+  """Trains (or resumes) in the stable checkpoint directory for these inputs."""
   digests = [data.content_digest(train_pattern), data.content_digest(eval_pattern)]
   pipeline_root = os.path.join(checkpoint_root, config.pipeline_name)
-
   ckpt_dir = checkpoint_dir_for(config, hp.model_dump_json(), digests, checkpoint_root)
   warm_start = None
   if config.trainer.resume_from:
@@ -85,8 +78,19 @@ def run_fn(fn_args: FnArgs) -> None:
     # checkpoints and resolves `latest` to the same source as before.
     warm_start = resolve_resume_from(config.trainer.resume_from, pipeline_root, ckpt_dir)
   say(f"checkpoints: {ckpt_dir}")
-  record = loop.train(config, hp, tft_output, train_pattern, eval_pattern, ckpt_dir,
-                      log_dir=fn_args.model_run_dir, progress=say, warm_start=warm_start)
+  return loop.train(config, hp, tft_output, train_pattern, eval_pattern, ckpt_dir,
+                    log_dir=log_dir, progress=say, warm_start=warm_start)
+
+
+def run_fn(fn_args: FnArgs) -> None:
+  config = with_step_budget(PipelineConfig.from_json(fn_args.custom_config["config"]),
+                            fn_args.train_steps)
+  say = lambda msg: print(f"[trainer] {msg}", flush=True)  # noqa: E731
+  hp = hyperparameters.from_trainer_args(fn_args.hyperparameters,
+                                         config.trainer.hyperparameters)
+  record = train(config, hp, tft.TFTransformOutput(fn_args.transform_output),
+                 fn_args.train_files[0], fn_args.eval_files[0],
+                 fn_args.custom_config["checkpoint_root"], fn_args.model_run_dir, say)
   tf.io.gfile.makedirs(fn_args.serving_model_dir)
   with tf.io.gfile.GFile(os.path.join(fn_args.serving_model_dir, RECORD_FILE), "w") as f:
     json.dump(dataclasses.asdict(record), f, indent=2)
