@@ -122,6 +122,10 @@ class LocalKfp:
       target.parent.mkdir(parents=True, exist_ok=True)
       shutil.copy2(path, target)
 
+  def object_path(self, uri: str) -> Path:
+    """Where an artifact's objects are in the local object store."""
+    return self._store_path(uri)
+
   # -- driver ------------------------------------------------------------------
   def _parameters(self, task: dict, component: dict) -> dict:
     root_inputs = self.spec["root"].get("inputDefinitions", {}).get("parameters", {})

@@ -81,6 +81,20 @@ def _platform_spec(config: PipelineConfig, executor_labels: dict[str, str]) -> d
   return json_format.MessageToDict(spec)
 
 
+def _step_resources(config: PipelineConfig, task: str) -> ResourceSpec:
+  k = config.kubeflow
+  return _resources(k.training_resources if task in TRAINING_STEPS else k.resources,
+                    k.accelerator)
+
+
+def _set_resources(spec: dict, config: PipelineConfig, labels: dict[str, str]) -> None:
+  """TFX compiles FileBasedExampleGen without its platform config: set every
+  step's resources here, so none runs unbounded."""
+  for task, label in labels.items():
+    container = spec["deploymentSpec"]["executors"][label]["container"]
+    container["resources"] = json_format.MessageToDict(_step_resources(config, task))
+
+
 def build(config: PipelineConfig) -> tfx.dsl.Pipeline:
   k = config.kubeflow
   params = run_parameters(config)
@@ -92,9 +106,7 @@ def build(config: PipelineConfig) -> tfx.dsl.Pipeline:
       train_args=params["train_args"], push_destination=params["push_destination"],
       beam_pipeline_args=_beam_args(k.resources))
   for component in tfx_pipeline.components:
-    training = component.id in TRAINING_STEPS
-    component.with_platform_config(
-        _resources(k.training_resources if training else k.resources, k.accelerator))
+    component.with_platform_config(_step_resources(config, component.id))
   return tfx_pipeline
 
 
@@ -119,6 +131,7 @@ def compile_pipeline(config: PipelineConfig, output: str | os.PathLike) -> Path:
   labels = {task: spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]
             for task in spec["root"]["dag"]["tasks"]}
   labels = {task: spec["components"][comp]["executorLabel"] for task, comp in labels.items()}
+  _set_resources(spec, config, labels)
   documents = [spec, _platform_spec(config, labels)]
   output.parent.mkdir(parents=True, exist_ok=True)
   partial = output.with_name(f".{output.name}.partial")

@@ -1,0 +1,252 @@
+"""The compiled Kubeflow pipeline: its spec, and a real run of it, task by task,
+through the test-side launcher (tests/kfp_launcher.py) that does what the
+open-source KFP v2 driver and launcher do."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from google.protobuf import json_format
+from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s_pb2
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from pipelines.config import load_config
+from pipelines.kubeflow import entrypoint
+from tests import kfp_launcher
+from tests.conftest import write_config
+
+TASKS = ["Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
+         "CheckpointEvaluator", "Evaluator", "Pusher"]
+
+CONFIG = """\
+pipeline_name: tp-kfp
+tuner:
+  enabled: true
+  max_trials: 1
+  steps_per_trial: 50
+trainer:
+  train_steps: 300
+  num_checkpoints: 3
+kubeflow:
+  image: registry.example.com/tp:test
+  checkpoint_dir: {work}/checkpoints
+  serving_dir: {work}/compiled-serving
+"""
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+  from pipelines.kubeflow.compiler import compile_pipeline
+  work = tmp_path_factory.mktemp("kfp")
+  config = load_config(write_config(work, CONFIG.format(work=work)))
+  return config, compile_pipeline(config, work / "pipeline.yaml"), work
+
+
+def test_spec_is_valid_kfp_v2_with_our_entrypoint_and_no_resolvers(compiled):
+  _, path, _ = compiled
+  spec, platform = kfp_launcher.load_spec(path)
+  # Strict parses: an unknown or misspelt field fails here, as it would in KFP.
+  json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+  assert spec["schemaVersion"] == "2.1.0"
+  assert sorted(spec["root"]["dag"]["tasks"]) == sorted(TASKS)
+  for label, executor in spec["deploymentSpec"]["executors"].items():
+    # Open-source KFP rejects resolver executors and ignores ExampleGen's driver.
+    assert set(executor) == {"container"}, label
+    container = executor["container"]
+    assert container["command"] == ["python", "-m", "pipelines.kubeflow.entrypoint"]
+    assert container["image"] == "registry.example.com/tp:test"
+    assert "lifecycle" not in container
+    assert "{{$}}" in container["args"]
+  for executor in platform["deploymentSpec"]["executors"].values():
+    json_format.ParseDict(executor, k8s_pb2.KubernetesExecutorConfig())
+
+
+def test_every_executor_is_importable_code_not_a_staged_wheel(compiled):
+  """The image carries the code: no step may need user modules staged to the
+  pipeline root (which pods cannot necessarily read)."""
+  from tfx.utils import import_utils
+  spec, _ = kfp_launcher.load_spec(compiled[1])
+  for label, executor in spec["deploymentSpec"]["executors"].items():
+    args = executor["container"]["args"]
+    class_path = args[args.index("--executor_class_path") + 1]
+    assert import_utils.import_class_by_path(class_path), label
+    assert not any("module_path" in a or ".whl" in a for a in args), label
+  trainer = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
+  assert trainer["run_fn"]["runtimeValue"]["constant"] == "components.trainer.module.run_fn"
+
+
+def test_training_steps_request_gpus_and_are_scheduled_on_gpu_nodes(compiled):
+  _, path, _ = compiled
+  spec, platform = kfp_launcher.load_spec(path)
+  executors = spec["deploymentSpec"]["executors"]
+  k8s = platform["deploymentSpec"]["executors"]
+  for task in TASKS:
+    resources = executors[f"{task}_executor"]["container"]["resources"]
+    mounts = {m["constant"]: m["mountPath"] for m in k8s[f"{task}_executor"]["pvcMount"]}
+    assert mounts == {"training-patterns-checkpoints": "/mnt/checkpoints",
+                      "training-patterns-serving": "/mnt/serving"}, task
+    assert resources["resourceCpuRequest"] and resources["resourceMemoryLimit"], task
+    if task in ("Tuner", "Trainer"):
+      assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
+      assert resources["accelerator"]["resourceCount"] == "1"
+      assert k8s[f"{task}_executor"]["tolerations"] == [
+          {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+      assert k8s[f"{task}_executor"]["nodeSelector"]["labels"] == {
+          "nvidia.com/gpu.present": "true"}
+    else:
+      assert "accelerator" not in resources, task
+      assert "tolerations" not in k8s[f"{task}_executor"], task
+
+
+def test_run_parameters_have_defaults_so_a_run_needs_no_arguments(compiled):
+  config, path, work = compiled
+  spec, _ = kfp_launcher.load_spec(path)
+  params = spec["root"]["inputDefinitions"]["parameters"]
+  assert sorted(params) == ["data_dir", "push_destination", "train_args"]
+  assert json.loads(params["train_args"]["defaultValue"]) == {"num_steps": 300}
+  assert json.loads(params["push_destination"]["defaultValue"]) == {
+      "filesystem": {"base_directory": f"{work}/compiled-serving/tp-kfp"}}
+  assert params["data_dir"]["defaultValue"] == ""  # the embedded demo data
+  # The parameters reach the steps that use them.
+  tasks = spec["root"]["dag"]["tasks"]
+  assert tasks["Ingest"]["inputs"]["parameters"]["input_base"] == {
+      "componentInputParameter": "data_dir"}
+  assert tasks["Trainer"]["inputs"]["parameters"]["train_args"] == {
+      "componentInputParameter": "train_args"}
+  assert tasks["Pusher"]["inputs"]["parameters"]["push_destination"] == {
+      "componentInputParameter": "push_destination"}
+
+
+def test_compile_errors_leave_no_file(tmp_path):
+  from pipelines.kubeflow.compiler import compile_pipeline
+  with pytest.raises(ValueError, match="must be a .yaml file"):
+    compile_pipeline(load_config(), tmp_path / "pipeline.json")
+  assert list(tmp_path.iterdir()) == []
+
+
+def _driver_style_examples_input() -> dict:
+  """An upstream Examples artifact as the open-source KFP driver hands it over."""
+  return {"inputs": {"artifacts": {"examples": {"artifacts": [{
+      "name": "7", "type": {"instanceSchema": ""},
+      "uri": "minio://mlpipeline/v2/artifacts/p/run/Ingest/u/examples",
+      "metadata": {"split_names": '["train", "eval"]', "display_name": "examples"}}]}}},
+      "outputs": {"artifacts": {
+          "executor-logs": {"artifacts": [{"type": {"schemaTitle": "system.Artifact"},
+                                           "uri": "minio://mlpipeline/logs"}]},
+          "statistics": {"artifacts": [{
+              "type": {"instanceSchema": "title: tfx.ExampleStatistics\n"},
+              "uri": "minio://mlpipeline/v2/artifacts/p/run/S/u/statistics"}]}},
+          "outputFile": "/tmp/kfp_outputs/output_metadata.json"}}
+
+
+def _parse_inputs(executor_input: dict):
+  from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
+  message = pipeline_spec_pb2.ExecutorInput()
+  json_format.ParseDict(executor_input, message)
+  return utils.parse_raw_artifact_dict(message.inputs.artifacts, {})
+
+
+def test_stock_tfx_runner_fails_on_what_the_kfp_driver_hands_over():
+  """Why the entrypoint exists: TFX cannot type an artifact with an empty schema."""
+  with pytest.raises(AttributeError):
+    _parse_inputs(_driver_style_examples_input())
+
+
+def test_entrypoint_types_inputs_from_the_spec_and_works_on_launcher_paths(compiled):
+  _, path, _ = compiled
+  spec, _ = kfp_launcher.load_spec(path)
+  inputs_spec = spec["components"]["StatisticsGen"]["inputDefinitions"]
+  adapted = entrypoint.adapt_executor_input(
+      _driver_style_examples_input(), inputs_spec, lambda u: entrypoint.to_local(u, "/pod"))
+  examples = _parse_inputs(adapted)["examples"][0]
+  assert examples.type_name == "Examples"
+  assert json.loads(examples.split_names) == ["train", "eval"]
+  # TFX works on the launcher's local copy; TensorFlow cannot open minio:// itself.
+  assert examples.uri == "/pod/minio/mlpipeline/v2/artifacts/p/run/Ingest/u/examples"
+  outputs = adapted["outputs"]["artifacts"]
+  assert sorted(outputs) == ["statistics"]  # executor-logs is the launcher's own
+  assert outputs["statistics"]["artifacts"][0]["uri"].startswith("/pod/minio/mlpipeline/")
+
+
+@pytest.mark.parametrize("uri, local", [
+    ("minio://mlpipeline/v2/a/b", "/minio/mlpipeline/v2/a/b"),
+    ("s3://bucket/a", "/s3/bucket/a"),
+    ("gs://bucket/a/b", "/gcs/bucket/a/b"),
+    ("/mnt/pipeline-root/a", "/mnt/pipeline-root/a"),
+])
+def test_launcher_local_paths_round_trip(uri, local):
+  assert entrypoint.to_local(uri) == local
+  assert entrypoint.to_remote(local) == uri
+
+
+@pytest.fixture(scope="module")
+def kfp_run(compiled, taxi_slice):
+  """The whole compiled pipeline, task by task, with run parameters that differ
+  from the compiled defaults."""
+  _, path, work = compiled
+  serving = work / "serving-from-parameter"
+  launcher = kfp_launcher.LocalKfp(path, work / "launcher", arguments={
+      "data_dir": str(taxi_slice),
+      "train_args": json.dumps({"num_steps": 240}),
+      "push_destination": json.dumps({"filesystem": {"base_directory": str(serving)}}),
+  })
+  return launcher.run(), serving, work, launcher
+
+
+@pytest.mark.e2e
+def test_compiled_pipeline_runs_task_by_task_and_pushes(kfp_run):
+  results, serving, work, _ = kfp_run
+  assert list(results) == kfp_launcher.task_order(
+      kfp_launcher.load_spec(work / "pipeline.yaml")[0])
+  assert sorted(results) == sorted(TASKS)
+  pushed = results["Pusher"].outputs["pushed_model"]
+  assert pushed.metadata["pushed"] == 1.0
+  # Pushed where the run parameter said, not to the compiled default.
+  (version,) = [p for p in serving.iterdir() if p.is_dir()]
+  assert (version / "saved_model.pb").is_file()
+  assert pushed.metadata["pushed_destination"] == str(version)
+  assert not (work / "compiled-serving").exists()
+  # Every artifact is reported at its object-store URI, so MLMD and the UI find it.
+  for result in results.values():
+    for artifact in result.outputs.values():
+      assert artifact.uri.startswith(kfp_launcher.PIPELINE_ROOT), artifact.uri
+
+
+@pytest.mark.e2e
+def test_compiled_pipeline_honours_step_budget_and_stable_checkpoints(kfp_run):
+  results, _, work, _ = kfp_run
+  (run_dir,) = (work / "checkpoints" / "tp-kfp").iterdir()
+  state = json.loads((run_dir / "training_state.json").read_text())
+  assert state["history"][-1]["step"] == 240  # train_args from the run, not the compiled 300
+  steps = sorted(int(p.name[5:-6]) for p in run_dir.glob("ckpt-*.index"))
+  assert steps == [80, 160, 240]
+  selected = results["CheckpointEvaluator"].outputs["model"].metadata
+  assert selected["checkpoint_path"].startswith(str(run_dir))
+  assert results["Evaluator"].outputs["blessing"].metadata["blessed"] == 1.0
+
+
+@pytest.mark.e2e
+def test_trainer_job_trains_on_a_runs_artifacts_and_reports_for_katib(kfp_run, tmp_path):
+  """The TFJob / Katib entry point (k8s/base) on the artifacts of the run above."""
+  import subprocess
+  import sys
+  results, _, work, launcher = kfp_run
+  examples = launcher.object_path(results["Ingest"].outputs["examples"].uri)
+  graph = launcher.object_path(results["Transform"].outputs["transform_graph"].uri)
+  config = write_config(tmp_path, f"""\
+      checkpoint_dir: {tmp_path}/checkpoints
+      trainer: {{train_steps: 40, num_checkpoints: 2}}
+      """)
+  proc = subprocess.run(
+      [sys.executable, "-m", "components.trainer.job", "--config", str(config),
+       "--examples", str(examples), "--transform-graph", str(graph),
+       "--hp", "learning_rate=0.01", "--hp", "units=32", "--hp", "num_layers=1"],
+      capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  metrics = dict(line.split("=") for line in proc.stdout.splitlines()
+                 if line.startswith("eval_"))
+  assert set(metrics) == {"eval_loss", "eval_auc", "eval_accuracy"}
+  assert 0.5 < float(metrics["eval_auc"]) <= 1.0
+  (run_dir,) = (tmp_path / "checkpoints" / "training-patterns").iterdir()
+  assert sorted(p.name for p in run_dir.glob("ckpt-*.index")) == ["ckpt-20.index",
+                                                                   "ckpt-40.index"]
