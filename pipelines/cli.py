@@ -3,6 +3,9 @@
   tpctl run [--config FILE]      run the whole pipeline locally (Beam DirectRunner)
   tpctl config [--config FILE]   print the effective configuration as YAML
   tpctl compile [-o FILE]        write the Kubeflow Pipelines v2 spec (YAML)
+  tpctl submit [--host URL]      run the pipeline once on Kubeflow Pipelines
+  tpctl schedule --cron CRON     create a recurring run (6-field cron, seconds first)
+  tpctl unschedule [--name N]    delete that recurring run
 """
 from __future__ import annotations
 
@@ -62,6 +65,59 @@ def _parser() -> argparse.ArgumentParser:
   comp.add_argument("-o", "--output", metavar="FILE", default="pipeline.yaml",
                     help="output file, .yaml (default: %(default)s)")
   comp.add_argument("--image", help="overrides kubeflow.image: the image every step runs")
+
+  kfp_env = ("Endpoint: --host, else $KFP_HOST, else kfp's $KF_PIPELINES_ENDPOINT, "
+             "in-cluster address or kubeconfig. Credentials: $KFP_TOKEN (bearer "
+             "token), $KFP_COOKIES, $KFP_CA_CERT, else kfp's own (service account, "
+             "kubeconfig). Exit codes: 2 bad input, 1 the server failed or refused.")
+
+  def with_kfp(sp, runs=True):
+    """Where the KFP API is; with `runs`, what the pipeline runs with."""
+    with_config(sp)
+    sp.add_argument("--host", metavar="URL", help="KFP API endpoint, e.g. "
+                    "http://localhost:8888 (default: $KFP_HOST)")
+    sp.add_argument("--namespace", metavar="NS",
+                    help="Kubeflow profile namespace (multi-user deployments)")
+    sp.add_argument("--experiment", metavar="NAME", help="experiment (default: the "
+                    "config's pipeline_name; created when missing)")
+    if runs:
+      sp.add_argument("--package", metavar="FILE", help="a pipeline compiled by "
+                      "`tpctl compile` (default: compile the config now)")
+      sp.add_argument("--image", help="when compiling: overrides kubeflow.image")
+      sp.add_argument("--pipeline-root", metavar="URI", help="where the run's "
+                      "artifacts go (default: the KFP deployment's)")
+      sp.add_argument("--data-dir", metavar="DIR", help="CSV directory as the pods "
+                      "see it (absolute path or URI; blank: the embedded demo data)")
+      sp.add_argument("--train-steps", type=int, metavar="N",
+                      help="training step budget (trainer.train_steps)")
+      sp.add_argument("--serving-dir", metavar="DIR", help="where a blessed model is "
+                      "pushed, as the pods see it")
+    return sp
+
+  submit = with_kfp(sub.add_parser(
+      "submit", help="run the pipeline once on Kubeflow Pipelines", epilog=kfp_env,
+      description="Compiles the pipeline (or takes --package) and creates a run. "
+      "Run parameters not given keep the compiled defaults."))
+  submit.add_argument("--run-name", metavar="NAME",
+                      help="default: '<pipeline_name> <date time>'")
+  sched = with_kfp(sub.add_parser(
+      "schedule", help="create a recurring run on Kubeflow Pipelines", epilog=kfp_env,
+      description="Compiles the pipeline (or takes --package) and creates a recurring "
+      "run. Refuses when a recurring run of that name exists: unschedule it first."))
+  sched.add_argument("--cron", required=True, metavar="CRON",
+                     help="6 fields, seconds first: 'second minute hour day-of-month "
+                     "month day-of-week', e.g. '0 0 3 * * *' (03:00 daily)")
+  sched.add_argument("--max-concurrency", type=int, default=1, metavar="N",
+                     help="runs of it at the same time, 1-10 (default: %(default)s)")
+  sched.add_argument("--no-catchup", action="store_true",
+                     help="after a pause, run once instead of once per missed time")
+  unsched = with_kfp(sub.add_parser(
+      "unschedule", help="delete a recurring run from Kubeflow Pipelines",
+      epilog=kfp_env, description="Deletes the recurring run(s) of that name in "
+      "the experiment."), runs=False)
+  for sp in (sched, unsched):
+    sp.add_argument("--name", metavar="NAME", help="recurring run name (default: "
+                    "the config's pipeline_name + '-retraining')")
   return p
 
 
@@ -110,12 +166,40 @@ def _cmd_compile(args) -> int:
   return 0
 
 
+def _cmd_submit(args) -> int:
+  from pipelines.kubeflow import client
+  config = _load(args)
+  client.submit(config, client.target(args, config), client.run_spec(args, config),
+                run_name=args.run_name)
+  return 0
+
+
+def _cmd_schedule(args) -> int:
+  from pipelines.kubeflow import client
+  cron = client.validate_cron(args.cron)  # before anything else: no request is made
+  client.validate_max_concurrency(args.max_concurrency)
+  config = _load(args)
+  client.schedule(config, client.target(args, config), client.run_spec(args, config),
+                  name=args.name or client.default_schedule_name(config), cron=cron,
+                  max_concurrency=args.max_concurrency, catchup=not args.no_catchup)
+  return 0
+
+
+def _cmd_unschedule(args) -> int:
+  from pipelines.kubeflow import client
+  config = _load(args)
+  client.unschedule(client.target(args, config),
+                    args.name or client.default_schedule_name(config))
+  return 0
+
+
 def main(argv=None) -> int:
   args = _parser().parse_args(argv)
   from components.csv_ingest.errors import DataError
   try:
     return {"run": _cmd_run, "config": _cmd_config,
-            "compile": _cmd_compile}[args.command](args)
+            "compile": _cmd_compile, "submit": _cmd_submit, "schedule": _cmd_schedule,
+            "unschedule": _cmd_unschedule}[args.command](args)
   except (ConfigError, DataError) as e:
     print(f"tpctl: error: {e}", file=sys.stderr)
     return 2
