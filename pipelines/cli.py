@@ -176,7 +176,8 @@ def _cmd_submit(args) -> int:
 
 def _cmd_schedule(args) -> int:
   from pipelines.kubeflow import client
-  cron = client.validate_cron(args.cron)  # before anything else: no request is made
+  from pipelines.kubeflow.cron import validate_cron
+  cron = validate_cron(args.cron)  # before anything else: no request is made
   client.validate_max_concurrency(args.max_concurrency)
   config = _load(args)
   client.schedule(config, client.target(args, config), client.run_spec(args, config),

@@ -18,10 +18,8 @@ from pipelines.config import load_config  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 TPCTL = [sys.executable, "-m", "pipelines.cli"]
 
-SMALL_CONFIG = """\
-run_dir: run
-data:
-  dir: data
+# Small but complete: the tuner on, a few hundred steps, three checkpoints.
+SMALL_TRAINING = """\
 tuner:
   enabled: true
   # One trial: a rerun of the pipeline then tunes to the same values and resumes
@@ -32,6 +30,11 @@ trainer:
   train_steps: 300
   num_checkpoints: 3
 """
+SMALL_CONFIG = """\
+run_dir: run
+data:
+  dir: data
+""" + SMALL_TRAINING
 
 
 def write_config(directory: Path, text: str) -> Path:

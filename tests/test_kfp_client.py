@@ -15,6 +15,7 @@ import pytest
 
 from pipelines import cli
 from pipelines.kubeflow import client
+from pipelines.kubeflow import cron as cron_check
 from tests.kfp_fake_server import API, FakeKfp
 
 PIPELINE_TASKS = {"Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
@@ -144,7 +145,8 @@ def test_submit_compiles_the_config_when_no_package_is_given(capsys, server, tmp
 
 @pytest.mark.parametrize("args, expected", [
     (["--train-steps", "5"], "--train-steps 5: must be at least trainer.num_checkpoints"),
-    (["--data-dir", "data/taxi"], "--data-dir 'data/taxi': give the directory as the pipeline's pods"),
+    (["--data-dir", "data/taxi"],
+     "--data-dir 'data/taxi': give the directory as the pipeline's pods"),
     (["--serving-dir", "serving"], "--serving-dir 'serving': give the directory"),
 ])
 def test_submit_rejects_bad_run_parameters_before_any_request(capsys, server, package,
@@ -300,7 +302,7 @@ def test_schedule_rejects_max_concurrency_out_of_range(capsys, server, n):
     "0 0 3 * * *", "*/30 * * * * *", "0 0 9 ? * 2-6", "0 0 0 1 JAN,jul ?",
     "0 15,45 8-18/2 * * mon-fri", "59 59 23 31 12 6", "0 0 12 1/7 * *"])
 def test_crons_kfp_accepts_pass(cron):
-  assert client.validate_cron(f"  {cron} ") == cron
+  assert cron_check.validate_cron(f"  {cron} ") == cron
 
 
 @pytest.mark.parametrize("cron", [
@@ -309,7 +311,7 @@ def test_crons_kfp_accepts_pass(cron):
     "0 0 3 * * MON#2", "0 0 3 * * 1/2/3", "-1 0 3 * * *", "0 0 3 1-2-3 * *"])
 def test_crons_kfp_rejects_fail(cron):
   with pytest.raises(client.ConfigError, match="--cron"):
-    client.validate_cron(cron)
+    cron_check.validate_cron(cron)
 
 
 # --- unschedule -----------------------------------------------------------------------

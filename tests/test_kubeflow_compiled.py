@@ -13,20 +13,13 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from pipelines.config import load_config
 from pipelines.kubeflow import entrypoint
 from tests import kfp_launcher
-from tests.conftest import write_config
+from tests.conftest import SMALL_TRAINING, write_config
 
 TASKS = ["Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
          "CheckpointEvaluator", "Evaluator", "Pusher"]
 
-CONFIG = """\
+CONFIG = SMALL_TRAINING + """\
 pipeline_name: tp-kfp
-tuner:
-  enabled: true
-  max_trials: 1
-  steps_per_trial: 50
-trainer:
-  train_steps: 300
-  num_checkpoints: 3
 kubeflow:
   image: registry.example.com/tp:test
   checkpoint_dir: {work}/checkpoints

@@ -6,7 +6,6 @@ GPU tolerations and node selectors, in kfp-kubernetes' format).
 """
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from pipelines import pipeline
 from pipelines.config import PipelineConfig, StepResources
+from pipelines.kubeflow import parameters
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 # Every step starts through our entrypoint, which adapts what the open-source KFP
@@ -36,10 +36,10 @@ def run_parameters(config: PipelineConfig) -> dict[str, tfx.dsl.experimental.Run
   return {
       # Blank: the embedded demo data.
       "data_dir": param(name="data_dir", ptype=str, default=config.data.dir or ""),
-      "train_args": param(name="train_args", ptype=str, default=json.dumps(
-          {"num_steps": config.trainer.train_steps})),
-      "push_destination": param(name="push_destination", ptype=str, default=json.dumps(
-          {"filesystem": {"base_directory": serving}})),
+      "train_args": param(name="train_args", ptype=str,
+                          default=parameters.train_args(config.trainer.train_steps)),
+      "push_destination": param(name="push_destination", ptype=str,
+                                default=parameters.push_destination(serving)),
   }
 
 
@@ -148,19 +148,12 @@ def _read(path: Path) -> tuple[str, dict]:
   return header, yaml.safe_load(text)
 
 
-_PARAMETER_HELP = {
-    "data_dir": "Directory of CSV files to train on; blank: the embedded demo data.",
-    "train_args": 'Step budget, TFX TrainArgs as JSON: {"num_steps": N}.',
-    "push_destination": "Where a blessed model is pushed, TFX PushDestination as JSON.",
-}
-
-
 def _declare_defaults(spec: dict, params: dict) -> None:
   """The YAML form drops TFX's runtime config, which holds the defaults; declare
   them on the pipeline's inputs (as KFP's compiler does), so a run needs none."""
   for name, definition in spec["root"]["inputDefinitions"]["parameters"].items():
     definition.update(defaultValue=params[name].default, isOptional=True,
-                      description=_PARAMETER_HELP[name])
+                      description=parameters.HELP[name])
 
 
 def _drop_span_driver(spec: dict) -> None:
