@@ -188,8 +188,12 @@ class KubeflowConfig(_Strict):
   gpu_tolerations: tuple[Toleration, ...] = (
       Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),)
   # Claims mounted into every step (names match k8s/base). Checkpoints and the
-  # serving directory must be on one of them: they outlive any single run.
+  # serving directory must be on one of them: they outlive any single run. KFP's
+  # own pipeline root is its object store (its launcher takes only gs://, s3://,
+  # minio://); the pipeline-root volume holds the CronJob's runs and is a place
+  # for data (`--data-dir /mnt/pipeline-root/...`).
   volumes: tuple[VolumeMount, ...] = (
+      VolumeMount(pvc="training-patterns-pipeline-root", mount_path="/mnt/pipeline-root"),
       VolumeMount(pvc="training-patterns-checkpoints", mount_path="/mnt/checkpoints"),
       VolumeMount(pvc="training-patterns-serving", mount_path="/mnt/serving"),
   )

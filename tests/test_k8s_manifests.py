@@ -448,6 +448,18 @@ def test_config_map_holds_a_valid_pipeline_config(overlay, tmp_path):
   assert config.serving_path == MOUNTS["training-patterns-serving"]
 
 
+def test_compiled_kubeflow_steps_mount_these_claims():
+  """`tpctl compile` mounts the claims named in the config's kubeflow section into
+  every KFP step: they must be the ones these manifests create, at the same paths."""
+  from pipelines.config import KubeflowConfig
+  k = KubeflowConfig()
+  assert {v.pvc: v.mount_path for v in k.volumes} == MOUNTS
+  claims = {o["metadata"]["name"] for o in build("base") if o["kind"] == "PersistentVolumeClaim"}
+  assert claims == set(MOUNTS)
+  assert k.checkpoint_dir == MOUNTS["training-patterns-checkpoints"]
+  assert k.serving_dir == MOUNTS["training-patterns-serving"]
+
+
 def test_base_config_file_is_valid():
   proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "config", "--config",
                          str(K8S / "base" / "config.yaml")], check=False, capture_output=True, text=True,

@@ -76,7 +76,8 @@ def test_training_steps_request_gpus_and_are_scheduled_on_gpu_nodes(compiled):
   for task in TASKS:
     resources = executors[f"{task}_executor"]["container"]["resources"]
     mounts = {m["constant"]: m["mountPath"] for m in k8s[f"{task}_executor"]["pvcMount"]}
-    assert mounts == {"training-patterns-checkpoints": "/mnt/checkpoints",
+    assert mounts == {"training-patterns-pipeline-root": "/mnt/pipeline-root",
+                      "training-patterns-checkpoints": "/mnt/checkpoints",
                       "training-patterns-serving": "/mnt/serving"}, task
     assert resources["resourceCpuRequest"] and resources["resourceMemoryLimit"], task
     if task in ("Tuner", "Trainer"):
