@@ -87,10 +87,11 @@ def main(argv=None) -> None:
           f"| step by step (compiled spec) | {med_steps:.1f} | "
           f"{', '.join(f'{s:.1f}' for s in steps)} |\n\n"
           f"**Ratio step by step / local: {med_steps / med_local:.2f}.** "
-          f"`tpctl compile` took {statistics.median(compiles):.1f} s (median).\n\n"
+          f"Compiling took {statistics.median(compiles):.1f} s (median, once TFX is "
+          f"imported; `tpctl compile` spends most of its time importing TensorFlow).\n\n"
           f"Per step, step by step (median s):\n\n| step | s |\n|---|---|\n{rows}\n\n"
           "Each step is its own process, as each is its own pod on Kubeflow: Python and "
-          "TensorFlow start nine times, and artifacts are copied to and from the "
+          "TensorFlow start in every step, and artifacts are copied to and from the "
           "object-store directory. Pod scheduling and image pulls are not included.")
   report.write_section("kubeflow_steps", "Step by step (as on Kubeflow) against the local runner",
                        "python -m bench.kubeflow_steps", body)
