@@ -244,3 +244,19 @@ def test_trainer_job_trains_on_a_runs_artifacts_and_reports_for_katib(kfp_run, t
   (run_dir,) = (tmp_path / "checkpoints" / "training-patterns").iterdir()
   assert sorted(p.name for p in run_dir.glob("ckpt-*.index")) == ["ckpt-20.index",
                                                                    "ckpt-40.index"]
+
+
+def test_trainer_job_names_a_wrong_artifact_path_and_writes_nothing(tmp_path):
+  """A TFJob/Katib template pointing at the wrong directory: one line, exit 2."""
+  import subprocess
+  import sys
+  config = write_config(tmp_path, f"checkpoint_dir: {tmp_path}/checkpoints\n")
+  proc = subprocess.run(
+      [sys.executable, "-m", "components.trainer.job", "--config", str(config),
+       "--examples", str(tmp_path / "no-such-run"), "--transform-graph", str(tmp_path)],
+      capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines()[-1] == (
+      f"job: error: --examples {tmp_path}/no-such-run: no Split-train/ files; expected "
+      "the Ingest step's examples artifact")
+  assert not (tmp_path / "checkpoints").exists()

@@ -13,6 +13,7 @@ Katib's StdOut metrics collector reads.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 
@@ -24,6 +25,18 @@ def _hp(text: str) -> tuple[str, str]:
   if not sep or not name:
     raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
   return name, value
+
+
+def _check_artifacts(examples: str, transform_graph: str) -> None:
+  """Wrong paths are the likely mistake in a TFJob/Katib template: say which."""
+  import tensorflow as tf
+  for split in ("train", "eval"):
+    if not tf.io.gfile.glob(os.path.join(examples, f"Split-{split}", "*")):
+      raise ConfigError(f"--examples {examples}: no Split-{split}/ files; expected the "
+                        f"Ingest step's examples artifact")
+  if not tf.io.gfile.isdir(os.path.join(transform_graph, "transform_fn")):
+    raise ConfigError(f"--transform-graph {transform_graph}: no transform_fn/; expected "
+                      f"the Transform step's transform_graph artifact")
 
 
 def main(argv=None) -> int:
@@ -40,6 +53,7 @@ def main(argv=None) -> int:
   args = p.parse_args(argv)
   try:
     config = load_config(args.config)
+    _check_artifacts(args.examples, args.transform_graph)
   except ConfigError as e:
     print(f"job: error: {e}", file=sys.stderr)
     return 2
