@@ -15,28 +15,14 @@ on a real cluster come on top and are not measured here.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench import report
+from bench import pipeline_vs_taxi, report
 
-REPO = Path(__file__).resolve().parent.parent
-CONFIG = REPO / "bench" / "taxi_like.yaml"
-
-
-def _local(work: Path) -> float:
-  began = time.monotonic()
-  proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--config", str(CONFIG),
-                         "--run-dir", str(work / "local")], cwd=REPO, capture_output=True,
-                        text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-  if proc.returncode != 0:
-    sys.exit(f"tpctl run failed:\n{proc.stderr[-2000:]}")
-  return time.monotonic() - began
+CONFIG = pipeline_vs_taxi.CONFIG
 
 
 def _steps(work: Path) -> tuple[float, float, dict[str, float]]:
@@ -71,9 +57,9 @@ def main(argv=None) -> None:
   args = p.parse_args(argv)
   local, steps, compiles, tasks = [], [], [], []
   for i in range(args.rounds):
-    with tempfile.TemporaryDirectory() as tmp:
-      local.append(_local(Path(tmp)))
-      print(f"round {i + 1}: local {local[-1]:.1f}s", flush=True)
+    # The same timed `tpctl run` (taxi_like.yaml) as the taxi benchmark's.
+    local.append(pipeline_vs_taxi.run_once("local", pipeline_vs_taxi.ours_command))
+    print(f"round {i + 1}: local {local[-1]:.1f}s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
       compiled, ran, per_task = _steps(Path(tmp))
       compiles.append(compiled)

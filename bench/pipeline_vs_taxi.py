@@ -26,7 +26,7 @@ REPO = BENCH.parent
 CONFIG = BENCH / "taxi_like.yaml"
 
 
-def _ours(work: Path, workers: int = 0) -> list[str]:
+def ours_command(work: Path, workers: int = 0) -> list[str]:
   cmd = [sys.executable, "-m", "pipelines.cli", "run", "--config", str(CONFIG),
          "--run-dir", str(work)]
   return cmd + (["--beam-workers", str(workers)] if workers else [])
@@ -38,15 +38,15 @@ def _taxi(work: Path, workers: int = 0) -> list[str]:
 
 
 VARIANTS = {
-    "ours (Beam workers: cores - 1)": lambda w: _ours(w),
+    "ours (Beam workers: cores - 1)": lambda w: ours_command(w),
     "TFX taxi_pipeline_native_keras (as shipped: workers = cores)": lambda w: _taxi(w),
-    f"ours, workers = cores ({os.cpu_count()})": lambda w: _ours(w, os.cpu_count() or 1),
+    f"ours, workers = cores ({os.cpu_count()})": lambda w: ours_command(w, os.cpu_count() or 1),
     "TFX taxi example, workers = cores - 1": lambda w: _taxi(w, max(1, (os.cpu_count() or 1) - 1)),
 }
 OURS, TAXI = list(VARIANTS)[:2]
 
 
-def _run_once(name: str, make_cmd) -> float:
+def run_once(name: str, make_cmd) -> float:
   work = Path(tempfile.mkdtemp(prefix="bench-"))
   try:
     began = time.monotonic()
@@ -70,7 +70,7 @@ def main(argv=None) -> None:
   times: dict[str, list[float]] = {name: [] for name in VARIANTS}
   for r in range(args.rounds):
     for name, make_cmd in VARIANTS.items():
-      times[name].append(_run_once(name, make_cmd))
+      times[name].append(run_once(name, make_cmd))
       print(f"round {r + 1}/{args.rounds}  {name}: {times[name][-1]:.1f}s", flush=True)
   med = {name: statistics.median(t) for name, t in times.items()}
   rows = [(name, med[name], min(times[name]), max(times[name]), med[name] / med[TAXI])
