@@ -27,7 +27,7 @@ CONFIG = pipeline_vs_taxi.CONFIG
 
 def _steps(work: Path) -> tuple[float, float, dict[str, float]]:
   """(compile seconds, run seconds, seconds per task)."""
-  from pipelines import default_data
+  from components.csv_ingest import embedded_data
   from pipelines.config import load_config
   from pipelines.kubeflow.compiler import compile_pipeline
   from tests.kfp_launcher import LocalKfp
@@ -36,7 +36,7 @@ def _steps(work: Path) -> tuple[float, float, dict[str, float]]:
   began = time.monotonic()
   spec = compile_pipeline(config, work / "pipeline.yaml")
   compiled = time.monotonic() - began
-  data = default_data.materialize(work / "data")
+  data = embedded_data.materialize(work / "data")
   per_task, last = {}, [time.monotonic(), None]
 
   def progress(msg: str) -> None:

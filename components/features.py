@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pipelines.config import PipelineConfig, TaskType
 from components.csv_ingest.rows import BYTES, FLOAT, ColumnSpec
+from components.csv_ingest.splits import SplitSpec
 
 # The transformed label, under a name no raw column is likely to have.
 LABEL_KEY = "label_xf"
@@ -25,15 +26,23 @@ def label_kind(config: PipelineConfig) -> str:
 
 
 def column_spec(config: PipelineConfig) -> ColumnSpec:
-  """Kinds of every column the ingest keeps: features, label and split key."""
+  """Kinds of every column the ingest keeps: the features and the label. (The split
+  key is read from the CSV row itself and is not kept unless it is a feature.)"""
   kinds = {c: FLOAT for c in config.features.numeric + config.features.coordinates}
   kinds.update({c: BYTES for c in config.features.categorical})
   kinds[config.task.label] = label_kind(config)
-  if config.data.split_key and config.data.split_key not in kinds:
-    # ExampleGen hashes int or bytes features only; the key is never a model input.
-    kinds[config.data.split_key] = BYTES
   return ColumnSpec(kinds=kinds, label=config.task.label,
                     null_values=tuple(config.data.null_values))
+
+
+def split_spec(config: PipelineConfig) -> SplitSpec:
+  d = config.data
+  buckets = [("train", d.train_buckets), ("eval", d.eval_buckets)]
+  if d.test_buckets:
+    buckets.append(("test", d.test_buckets))
+  return SplitSpec(buckets=tuple(buckets), key=d.split_key, min_rows=d.min_split_rows,
+                   min_class_rows=d.min_class_rows,
+                   per_class=config.task.type != TaskType.REGRESSION)
 
 
 def label_vocabulary_name(config: PipelineConfig) -> str:

@@ -1,6 +1,7 @@
 """tpctl: run the training-patterns pipeline.
 
   tpctl run [--config FILE]      run the whole pipeline locally (Beam DirectRunner)
+  tpctl check [--config FILE]    only the pre-flight: config, data files, splits
   tpctl config [--config FILE]   print the effective configuration as YAML
   tpctl compile [-o FILE]        write the Kubeflow Pipelines v2 spec (YAML)
   tpctl submit [--host URL]      run the pipeline once on Kubeflow Pipelines
@@ -55,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
                    "'latest', a step of the latest run, or a checkpoint path")
   run.add_argument("--learning-rate", type=float, metavar="LR",
                    help="with --resume-from: the new learning rate")
+  with_config(sub.add_parser(
+      "check", help="check the config and data without running anything",
+      description="The pre-flight that `tpctl run` starts with, alone: reads the config "
+      "and every data row the way Ingest will, and prints the files (rows, encoding), "
+      "the columns used, and each split's size and class balance. Bad input is one "
+      "line and exit code 2. Writes nothing and imports no TensorFlow."))
   with_config(sub.add_parser("config", help="print the effective configuration as YAML"))
   comp = with_config(sub.add_parser(
       "compile", help="compile the pipeline for Kubeflow Pipelines v2 (YAML)",
@@ -145,11 +152,18 @@ def _cmd_config(args) -> int:
   return 0
 
 
+def _cmd_check(args) -> int:
+  from pipelines import preflight
+  print("\n".join(preflight.main_check(_load(args), args.config)))
+  print("ok: a run would start with this data")
+  return 0
+
+
 def _cmd_run(args) -> int:
   from pipelines import local_runner
-  from pipelines.pipeline import blessing_metric_key
   config = _load(args)
   summary = local_runner.run(config)
+  from pipelines.pipeline import blessing_metric_key  # TFX: after the pre-flight
   print("\n".join(["", "== summary =="] + summary.lines(
       blessing_metric_key(config), config.blessing_threshold())))
   return 0
@@ -198,7 +212,7 @@ def main(argv=None) -> int:
   args = _parser().parse_args(argv)
   from components.csv_ingest.errors import DataError
   try:
-    return {"run": _cmd_run, "config": _cmd_config,
+    return {"run": _cmd_run, "check": _cmd_check, "config": _cmd_config,
             "compile": _cmd_compile, "submit": _cmd_submit, "schedule": _cmd_schedule,
             "unschedule": _cmd_unschedule}[args.command](args)
   except (ConfigError, DataError) as e:

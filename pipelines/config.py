@@ -34,13 +34,19 @@ class TaskType(str, enum.Enum):
 class DataConfig(_Strict):
   # Directory of CSV files. None means the embedded Chicago taxi data.
   dir: Optional[str] = None
-  # Rows are split by a hash of this column, so that rows sharing a key never
-  # straddle train and eval. None hashes the whole row.
+  # Rows are split by a hash of this column's text (any kind of column), so that
+  # rows sharing a key never straddle train and eval. None (null) hashes the whole
+  # row, as do rows whose key is missing.
   split_key: Optional[str] = "trip_start_timestamp"
   # Hash buckets per split; test is optional (0 disables it).
   train_buckets: int = pydantic.Field(8, ge=1)
   eval_buckets: int = pydantic.Field(2, ge=1)
   test_buckets: int = pydantic.Field(0, ge=0)
+  # A run stops before training when a split has fewer rows than this, or (for
+  # classification) fewer rows of a training class: a model blessed on 11 eval
+  # rows is not evidence of anything. 0 turns a check off.
+  min_split_rows: int = pydantic.Field(50, ge=0)
+  min_class_rows: int = pydantic.Field(5, ge=0)
   # A checked-in schema.pbtxt; inferred from statistics when absent.
   schema_file: Optional[str] = None
   # Strings that mean "missing", besides the empty string.

@@ -10,36 +10,37 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pipelines import default_data
+from pipelines import preflight
 from pipelines.config import ConfigError, PipelineConfig
 from pipelines.errors import PipelineFailed
 
 _NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
+_DATA_ERROR = re.compile(r"DataError: ([^\n]+)")
 
 
-def resolve_data_dir(config: PipelineConfig) -> str:
-  """The user's data directory, or the embedded default materialized in the run dir."""
-  if config.data.dir:
-    return config.data.dir
-  return default_data.materialize(config.run_path / "data" / "chicago_taxi")
+def _check_resume_from(config: PipelineConfig) -> None:
+  """The Trainer resolves it for real; this catches a typo before any work is done.
+  (It lists checkpoints through TensorFlow's file system, so it runs after the
+  TF-free pre-flight.)"""
+  if not config.trainer.resume_from:
+    return
+  from components.trainer.module import resolve_resume_from
+  try:
+    resolve_resume_from(config.trainer.resume_from,
+                        os.path.join(config.checkpoint_root, config.pipeline_name),
+                        exclude="")
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
 
 
-def preflight(config: PipelineConfig, data_dir: str) -> dict:
-  """Catches bad input before any component runs: one clear line, nothing written."""
-  from components import features
-  from components.csv_ingest import rows
-  if config.data.schema_file and not os.path.isfile(config.data.schema_file):
-    raise ConfigError(f"{config.data.schema_file}: schema file does not exist")
-  if config.trainer.resume_from:
-    # The Trainer resolves it for real; this catches a typo before any work is done.
-    from components.trainer.module import resolve_resume_from
-    try:
-      resolve_resume_from(config.trainer.resume_from,
-                          os.path.join(config.checkpoint_root, config.pipeline_name),
-                          exclude="")
-    except ValueError as e:
-      raise ConfigError(str(e)) from None
-  return rows.check_data_dir(data_dir, features.column_spec(config))
+def _cause(e: Exception) -> str:
+  """One line for a component's failure. Beam wraps an error raised in a worker in
+  a RuntimeError holding the whole traceback; a bad-data error inside it is the
+  line worth showing (it names the file and line)."""
+  data_errors = _DATA_ERROR.findall(str(e))
+  if data_errors:
+    return f"DataError: {data_errors[-1].strip()}"
+  return f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
 
 
 class _ProgressHandler(logging.Handler):
@@ -109,17 +110,21 @@ def _progress_on_console(log_file: Path, total: int,
 
 def run(config: PipelineConfig, say: Callable[[str], None] = print):
   """Runs the pipeline; returns a run_summary.RunSummary."""
+  # Bad input fails here, before anything heavy is imported or anything written.
+  data_dir = preflight.resolve_data_dir(config)
+  summary = preflight.check(config, data_dir)
   log_file = config.run_path / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
   say(f"run directory: {config.run_path}  (full log: {log_file})")
+  say(f"data: {summary.rows:,} rows in {len(summary.files)} file(s) under {data_dir}")
+  for line in preflight.split_lines(config, summary):
+    say(line)
   with _stderr_to(log_file):
     # TensorFlow is imported here, so that its start-up lines land in the log.
     from tfx import v1 as tfx
     from pipelines import run_summary
     from pipelines.pipeline import beam_pipeline_args, create_pipeline
 
-    data_dir = resolve_data_dir(config)
-    counts = preflight(config, data_dir)
-    say(f"data: {sum(counts.values()):,} rows in {len(counts)} file(s) under {data_dir}")
+    _check_resume_from(config)
     pipeline = create_pipeline(
         config, data_dir=data_dir, pipeline_root=config.pipeline_root,
         serving_dir=config.serving_path, checkpoint_root=config.checkpoint_root,
@@ -131,7 +136,6 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print):
         tfx.orchestration.LocalDagRunner().run(pipeline)
       except Exception as e:
         logging.exception("pipeline failed")
-        first_line = (str(e).strip().splitlines() or [""])[0]
         raise PipelineFailed(f"{progress.running or 'the pipeline'} failed: "
-                             f"{type(e).__name__}: {first_line} (full log: {log_file})") from e
+                             f"{_cause(e)} (full log: {log_file})") from e
     return run_summary.latest_run(config.metadata_path)

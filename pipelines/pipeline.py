@@ -85,9 +85,8 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
   config_json = config.to_json()
   d = config.data
 
-  ingest = csv_ingest(data_dir, features.column_spec(config), split_key=d.split_key,
-                      train_buckets=d.train_buckets, eval_buckets=d.eval_buckets,
-                      test_buckets=d.test_buckets).with_id("Ingest")
+  ingest = csv_ingest(data_dir, features.column_spec(config),
+                      features.split_spec(config)).with_id("Ingest")
   statistics = tfx.components.StatisticsGen(examples=ingest.outputs["examples"])
   if d.schema_file:
     schema = tfx.components.ImportSchemaGen(schema_file=d.schema_file)

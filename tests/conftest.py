@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pipelines import default_data  # noqa: E402
+from components.csv_ingest import embedded_data  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,8 +51,33 @@ def run_tpctl(*args, cwd) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def taxi_slice(tmp_path_factory) -> Path:
   """2,000 rows of the embedded data, with the big_tipper label."""
-  return Path(default_data.materialize(tmp_path_factory.mktemp("taxi") / "data",
+  return Path(embedded_data.materialize(tmp_path_factory.mktemp("taxi") / "data",
                                        max_rows=2000))
+
+
+# Palmer penguins (palmerpenguins package, CC0 data): 344 rows, a string label with
+# three classes, NA values, and no natural key column.
+PENGUINS_CONFIG = """\
+run_dir: run
+data:
+  dir: data
+  split_key: null
+task:
+  type: multiclass
+  label: species
+evaluator:
+  lower_bound: 0.8
+features:
+  numeric: [bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g]
+  categorical: [island, sex]
+  coordinates: []
+"""
+
+
+@pytest.fixture(scope="session")
+def penguins_csv() -> Path:
+  import palmerpenguins
+  return Path(palmerpenguins.__file__).parent / "data" / "penguins.csv"
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import tensorflow_transform as tft
 
 from components.checkpoint_evaluator import scoring
 from components.checkpoint_evaluator.scoring import CheckpointScore
-from components.csv_ingest import rows
+from components.csv_ingest import executor
 from components import features
 from components.trainer import data, export, loop
 
@@ -60,7 +60,7 @@ def test_exported_model_serves_raw_examples_with_the_checkpoint_weights(trained,
   served = tf.saved_model.load(str(tmp_path / "serving"))
 
   spec = features.column_spec(config)
-  examples = list(rows.iter_file(str(taxi_slice / "data.csv"), spec))[:50]
+  examples = list(executor.examples_in_file(str(taxi_slice / "data.csv"), spec))[:50]
   labelled = [e.SerializeToString() for e in examples]
   for e in examples:
     del e.features.feature[config.task.label]

@@ -1,7 +1,9 @@
 """Ingest: typed CSV parsing, and the real ExampleGen executor on Beam."""
 from __future__ import annotations
 
+import collections
 import glob
+import json
 import os
 
 import pytest
@@ -10,12 +12,17 @@ from google.protobuf import message
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components.csv_ingest import component, executor, rows
+from components.csv_ingest import component, executor, rows, splits, survey
 from components.csv_ingest.errors import DataError
 
 SPEC = rows.ColumnSpec(kinds={"x": rows.FLOAT, "city": rows.BYTES, "y": rows.BYTES,
                               "key": rows.BYTES}, label="y", null_values=("NA",))
 HEADER = "key,x,city,unused,y\n"
+TWO_SPLITS = splits.SplitSpec(buckets=(("train", 4), ("eval", 1)), key="key")
+
+
+def _check(d, split_spec=TWO_SPLITS):
+  return survey.survey(str(d), SPEC, split_spec)
 
 
 def _write(tmp_path, text, name="a.csv"):
@@ -27,7 +34,7 @@ def _write(tmp_path, text, name="a.csv"):
 
 def test_blank_and_na_are_missing_and_kinds_come_from_config(tmp_path):
   d = _write(tmp_path, HEADER + "k1,1.5,Paris,zz,1\nk2,NA,,zz,0\nk3,2,NA,zz,\n")
-  examples = list(rows.iter_file(str(d / "a.csv"), SPEC))
+  examples = executor.examples_in_file(str(d / "a.csv"), SPEC)
   assert len(examples) == 2  # the row without a label is dropped
   first, second = (e.features.feature for e in examples)
   assert list(first["x"].float_list.value) == [1.5]
@@ -40,30 +47,30 @@ def test_blank_and_na_are_missing_and_kinds_come_from_config(tmp_path):
 def test_bad_number_names_file_line_column_and_value(tmp_path):
   d = _write(tmp_path, HEADER + "k1,1.5,Paris,zz,1\nk2,abc,Rome,zz,0\n")
   with pytest.raises(DataError) as e:
-    rows.check_data_dir(str(d), SPEC)
+    _check(d)
   assert str(e.value) == f"{d / 'a.csv'}:3: column 'x': value 'abc' is not a number"
 
 
 def test_short_row_is_reported(tmp_path):
   d = _write(tmp_path, HEADER + "k1,1.5,Paris\n")
   with pytest.raises(DataError, match=r"a.csv:2: expected 5 fields, found 3"):
-    rows.check_data_dir(str(d), SPEC)
+    _check(d)
 
 
 def test_file_with_header_only_has_no_data(tmp_path):
   d = _write(tmp_path, HEADER)
   with pytest.raises(DataError, match="a.csv: no data rows with a label"):
-    rows.check_data_dir(str(d), SPEC)
+    _check(d)
 
 
 def test_directory_without_csv_files(tmp_path):
   (tmp_path / "empty").mkdir()
   with pytest.raises(DataError, match="no files matching"):
-    rows.check_data_dir(str(tmp_path / "empty"), SPEC)
+    _check(tmp_path / "empty")
 
 
-def _run_executor(data_dir, out_dir, **split):
-  ingest = component.csv_ingest(str(data_dir), SPEC, split_key="key", **split)
+def _run_executor(data_dir, out_dir, split_spec=TWO_SPLITS):
+  ingest = component.csv_ingest(str(data_dir), SPEC, split_spec)
   props = {k: proto_utils.proto_to_json(v) if isinstance(v, message.Message) else v
            for k, v in ingest.exec_properties.items()}
   examples = standard_artifacts.Examples()
@@ -79,24 +86,45 @@ def _read_split(uri, split):
           for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
 
-def test_executor_writes_gzip_splits_hashed_by_key(tmp_path):
+def test_executor_writes_the_splits_the_preflight_reports(tmp_path):
   lines = [HEADER] + [f"k{i % 40},{i},c{i % 3},zz,{i % 2}\n" for i in range(400)]
   d = _write(tmp_path, "".join(lines[:201]), "a.csv")
   _write(tmp_path, HEADER + "".join(lines[201:]), "b.csv")  # two files, two headers
-  examples = _run_executor(d, tmp_path / "out", train_buckets=3, eval_buckets=1,
-                           test_buckets=1)
-  splits = {s: _read_split(examples.uri, s) for s in ("train", "eval", "test")}
-  assert sum(len(v) for v in splits.values()) == 400
+  spec = splits.SplitSpec(buckets=(("train", 3), ("eval", 1), ("test", 1)), key="key",
+                          min_rows=10, min_class_rows=1, per_class=True)
+  examples = _run_executor(d, tmp_path / "out", spec)
+  written = {s: _read_split(examples.uri, s) for s in ("train", "eval", "test")}
+  assert sum(len(v) for v in written.values()) == 400
   keys = {s: {e.features.feature["key"].bytes_list.value[0] for e in v}
-          for s, v in splits.items()}
+          for s, v in written.items()}
   # Rows sharing a key never straddle splits.
   assert not keys["train"] & keys["eval"] and not keys["train"] & keys["test"]
   assert not keys["eval"] & keys["test"]
-  assert len(splits["train"]) > len(splits["eval"])
+  # The pre-flight's counts are exactly what Ingest wrote, per split and class.
+  preflight = _check(d, spec).counts
+  for split, examples_in_split in written.items():
+    labels = collections.Counter(
+        e.features.feature["y"].bytes_list.value[0].decode() for e in examples_in_split)
+    assert labels == preflight.rows[split], split
+  # ...and they are recorded, on the artifact and beside the splits.
+  recorded = examples.get_json_value_custom_property("split_rows")
+  assert {s: int(n) for s, n in recorded.items()} == {s: len(v) for s, v in written.items()}
+  with open(os.path.join(examples.uri, executor.COUNTS_FILE)) as f:
+    assert json.load(f) == preflight.to_dict()
+
+
+def test_executor_refuses_a_split_that_is_too_small(tmp_path):
+  """On Kubeflow there is no pre-flight: Ingest itself stops a run whose eval split
+  is too small to judge a model on."""
+  d = _write(tmp_path, HEADER + "".join(f"k{i % 3},{i},c,zz,{i % 2}\n" for i in range(200)))
+  spec = splits.SplitSpec(buckets=(("train", 4), ("eval", 1)), key="key", min_rows=80)
+  with pytest.raises(DataError, match=r"split '(train|eval)' has \d+ rows, fewer than "
+                     r"data.min_split_rows \(80\): the split key 'key' has only 3 distinct"):
+    _run_executor(d, tmp_path / "out", spec)
 
 
 def test_executor_rejects_bad_values_without_a_preflight(tmp_path):
   """On Kubeflow there is no CLI pre-flight: the executor itself must say what is wrong."""
   d = _write(tmp_path, HEADER + "k1,1.5,Paris,zz,1\nk2,twelve,Rome,zz,0\n")
   with pytest.raises(Exception, match="column 'x': value 'twelve' is not a number"):
-    _run_executor(d, tmp_path / "out", train_buckets=1, eval_buckets=1)
+    _run_executor(d, tmp_path / "out")

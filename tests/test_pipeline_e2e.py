@@ -2,7 +2,6 @@
 SQLite) on a small slice, then what a user would check afterwards."""
 from __future__ import annotations
 
-import csv
 import glob
 import json
 import os
@@ -39,19 +38,15 @@ def test_run_directory_holds_everything(small_run):
 
 def _raw_examples(data_dir: str, label: str, limit: int):
   """Serialized tf.Examples of raw CSV rows, without the label, as a client sends."""
-  from components.csv_ingest import rows
+  from components.csv_ingest import executor
   from components import features
   from pipelines.config import PipelineConfig
   spec = features.column_spec(PipelineConfig())
-  path = os.path.join(data_dir, "data.csv")
-  parser = rows.RowParser(path, rows.read_header(path, spec), spec)
   serialized, labels = [], []
-  with open(path) as f:
-    for row in list(csv.reader(f))[1:limit + 1]:
-      example = parser.parse_cells(row)
-      labels.append(int(example.features.feature[label].bytes_list.value[0]))
-      del example.features.feature[label]
-      serialized.append(example.SerializeToString())
+  for example in executor.examples_in_file(os.path.join(data_dir, "data.csv"), spec)[:limit]:
+    labels.append(int(example.features.feature[label].bytes_list.value[0]))
+    del example.features.feature[label]
+    serialized.append(example.SerializeToString())
   return serialized, np.array(labels)
 
 

@@ -9,7 +9,7 @@ import tensorflow_transform as tft
 
 from components import features
 from components.checkpoint_evaluator import scoring
-from components.csv_ingest import rows
+from components.csv_ingest import executor
 from components.trainer import data, export, loop
 from pipelines.config import load_config
 from tests import transformed_data
@@ -43,7 +43,7 @@ def test_task_trains_scores_and_serves(task, taxi_slice, tmp_path):
   model = scoring.restore_model(config, record, tft_output, scores[-1].path)
   export.export_serving_model(config, model, tft_output, str(tmp_path / "serving"))
   served = tf.saved_model.load(str(tmp_path / "serving"))
-  examples = list(rows.iter_file(str(taxi_slice / "data.csv"), features.column_spec(config)))[:64]
+  examples = list(executor.examples_in_file(str(taxi_slice / "data.csv"), features.column_spec(config)))[:64]
   for e in examples:
     del e.features.feature[config.task.label]
   out = served.signatures["serving_default"](
@@ -62,6 +62,6 @@ def test_task_trains_scores_and_serves(task, taxi_slice, tmp_path):
     assert set(scores[-1].metrics) == {"loss", "mae"}
     # Trip length predicts the fare: better than always guessing the mean.
     fares = np.array([r.features.feature["fare"].float_list.value[0]
-                      for r in rows.iter_file(str(taxi_slice / "data.csv"),
+                      for r in executor.examples_in_file(str(taxi_slice / "data.csv"),
                                               features.column_spec(config))])
     assert scores[-1].metrics["mae"] < np.mean(np.abs(fares - fares.mean()))

@@ -14,7 +14,7 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
 from components import features, transform_module
-from components.csv_ingest import rows
+from components.csv_ingest import executor, rows
 from pipelines.config import PipelineConfig
 
 
@@ -30,7 +30,7 @@ def _to_instance(example: tf.train.Example, kinds) -> dict:
 def build(config: PipelineConfig, csv_path: Path, out_dir: Path) -> tuple[str, str]:
   """Returns (transform_output_dir, raw_examples_dir); 80/20 train/eval split."""
   spec = features.column_spec(config)
-  examples = list(rows.iter_file(str(csv_path), spec))
+  examples = list(executor.examples_in_file(str(csv_path), spec))
   cut = len(examples) * 4 // 5
   examples_dir = str(out_dir / "examples")
   for split, part in (("train", examples[:cut]), ("eval", examples[cut:])):

@@ -1,29 +1,24 @@
 """Factory for the ingest step: FileBasedExampleGen with our CSV executor."""
 from __future__ import annotations
 
-from typing import Optional
-
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components.csv_ingest import executor, rows
+from components.csv_ingest import executor, rows, splits, survey
 
 
-def csv_ingest(input_base: str, spec: rows.ColumnSpec, *, split_key: Optional[str],
-               train_buckets: int, eval_buckets: int,
-               test_buckets: int = 0) -> FileBasedExampleGen:
-  splits = [example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train_buckets),
-            example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets)]
-  if test_buckets:
-    splits.append(example_gen_pb2.SplitConfig.Split(name="test", hash_buckets=test_buckets))
-  output_config = example_gen_pb2.Output(
-      split_config=example_gen_pb2.SplitConfig(
-          splits=splits, partition_feature_name=split_key or ""))
+def csv_ingest(input_base: str, columns: rows.ColumnSpec,
+               split_spec: splits.SplitSpec) -> FileBasedExampleGen:
+  # The hash buckets name TFX's output splits; the executor splits rows itself
+  # (no partition_feature_name), with the same function as the pre-flight check.
+  output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+      splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=n)
+              for name, n in split_spec.buckets]))
   return FileBasedExampleGen(
       input_base=input_base,
       input_config=example_gen_pb2.Input(
-          splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]),
+          splits=[example_gen_pb2.Input.Split(name="single_split", pattern=survey.PATTERN)]),
       output_config=output_config,
-      custom_config=executor.make_custom_config(spec),
+      custom_config=executor.make_custom_config(columns, split_spec),
       custom_executor_spec=executor_spec.BeamExecutorSpec(executor.Executor))

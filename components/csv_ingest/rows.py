@@ -1,28 +1,27 @@
-"""Typed CSV parsing shared by the ingest executor and the CLI's pre-flight check.
+"""Typed CSV rows, shared by the ingest executor and the pre-flight check.
 
 The column kinds come from the pipeline config (not from type inference), so a
-stray "NA" cannot silently turn a numeric column into strings.
+stray "NA" cannot silently turn a numeric column into strings. Values are plain
+Python lists here; the executor turns them into tf.Examples. No TensorFlow import.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import glob
-import os
-from typing import Iterator, Mapping, Optional, Sequence
-
-import tensorflow as tf
+import math
+from typing import Mapping, Optional, Sequence, Union
 
 from components.csv_ingest.errors import DataError
 
 FLOAT = "float"
 BYTES = "bytes"
 
+Values = dict[str, Union[list[float], list[bytes]]]
+
 
 @dataclasses.dataclass(frozen=True)
 class ColumnSpec:
   """What the ingest needs to know: each column's kind and what means 'missing'."""
-  kinds: Mapping[str, str]  # column (features, label, split key) -> FLOAT | BYTES
+  kinds: Mapping[str, str]  # column (features and label) -> FLOAT | BYTES
   label: str
   null_values: Sequence[str] = ("NA",)
 
@@ -36,97 +35,68 @@ class ColumnSpec:
                null_values=tuple(d.get("null_values", ("NA",))))
 
 
-def csv_files(data_dir: str, pattern: str = "*.csv") -> list[str]:
-  """The CSV files of a data directory, or a DataError saying why there are none."""
-  if not os.path.isdir(data_dir):
-    raise DataError(f"{data_dir}: data directory does not exist")
-  files = sorted(glob.glob(os.path.join(data_dir, pattern)))
-  if not files:
-    raise DataError(f"{data_dir}: no files matching {pattern!r}")
-  return files
-
-
-def read_header(path: str, spec: ColumnSpec) -> list[str]:
-  """The header of one CSV file, checked against the configured columns."""
-  with tf.io.gfile.GFile(path, "r") as f:
-    first = f.readline()
-  if not first.strip():
-    raise DataError(f"{path}: file is empty (no header row)")
-  header = next(csv.reader([first]))
+def check_header(path: str, header: Sequence[str], spec: ColumnSpec,
+                 split_key: Optional[str] = None) -> None:
+  """Every configured column must be in the header."""
+  hint = " (the header has tabs: is this a tab-separated file?)" if (
+      len(header) == 1 and "\t" in header[0]) else ""
   if spec.label not in header:
-    raise DataError(f"{path}: label column {spec.label!r} not found in header")
+    raise DataError(f"{path}: label column {spec.label!r} not found in header{hint}")
   missing = [c for c in spec.kinds if c not in header]
   if missing:
-    raise DataError(f"{path}: column {missing[0]!r} not found in header")
-  return header
+    raise DataError(f"{path}: column {missing[0]!r} not found in header{hint}")
+  if split_key and split_key not in header:
+    raise DataError(f"{path}: split key column {split_key!r} (data.split_key) "
+                    f"not found in header")
+
+
+def check_same_columns(first_path: str, first: Sequence[str], path: str,
+                       header: Sequence[str]) -> None:
+  """Files of one data directory must have the same columns (in any order)."""
+  only_here = [c for c in header if c not in first]
+  only_there = [c for c in first if c not in header]
+  if only_here or only_there:
+    parts = [f"only in {path}: {', '.join(only_here)}" if only_here else "",
+             f"only in {first_path}: {', '.join(only_there)}" if only_there else ""]
+    raise DataError(f"{path}: header differs from {first_path} "
+                    f"({'; '.join(p for p in parts if p)})")
 
 
 class RowParser:
-  """Turns one CSV row into a tf.Example with the configured kinds."""
+  """Turns the cells of one CSV record into typed values by column name."""
 
   def __init__(self, path: str, header: Sequence[str], spec: ColumnSpec):
     self._path = path
     self._null = set(spec.null_values) | {""}
-    self._label = spec.label
     self._columns = [(i, name, spec.kinds[name]) for i, name in enumerate(header)
                      if name in spec.kinds]
+    self._label_index = list(header).index(spec.label)
     self._width = len(header)
 
-  def parse(self, line: str) -> Optional[tf.train.Example]:
-    """Parses one line of text; None for a blank line or a row without a label."""
-    if not line.strip():
-      return None
-    return self.parse_cells(next(csv.reader([line])))
+  def label_of(self, cells: Sequence[str]) -> Optional[str]:
+    """The label as written, or None where it is missing."""
+    value = cells[self._label_index].strip()
+    return None if value in self._null else value
 
-  def parse_cells(self, cells: Sequence[str], where: str = "") -> Optional[tf.train.Example]:
-    loc = f"{self._path}{where}"
+  def parse(self, cells: Sequence[str], where: str) -> Optional[Values]:
+    """Typed values; None for a row without a label. `where` is 'file:line'."""
     if len(cells) != self._width:
-      raise DataError(f"{loc}: expected {self._width} fields, found {len(cells)}")
-    feature = {}
+      raise DataError(f"{where}: expected {self._width} fields, found {len(cells)}")
+    if self.label_of(cells) is None:
+      return None
+    values: Values = {}
     for i, name, kind in self._columns:
       value = cells[i].strip()
       if value in self._null:
-        if name == self._label:
-          return None
-        values = []
+        values[name] = []
       elif kind == FLOAT:
         try:
-          values = [float(value)]
+          number = float(value)
         except ValueError:
-          raise DataError(
-              f"{loc}: column {name!r}: value {value!r} is not a number") from None
+          number = math.nan
+        if not math.isfinite(number):  # 'nan' and 'inf' parse, but poison z-scores
+          raise DataError(f"{where}: column {name!r}: value {value!r} is not a number")
+        values[name] = [number]
       else:
-        values = [value.encode()]
-      if kind == FLOAT:
-        feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
-      else:
-        feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-    return tf.train.Example(features=tf.train.Features(feature=feature))
-
-
-def iter_file(path: str, spec: ColumnSpec) -> Iterator[tf.train.Example]:
-  """Parses a whole file, with line numbers in any error."""
-  parser = RowParser(path, read_header(path, spec), spec)
-  with tf.io.gfile.GFile(path, "r") as f:
-    reader = csv.reader(f)
-    next(reader)
-    for cells in reader:
-      if not cells:
-        continue
-      example = parser.parse_cells(cells, f":{reader.line_num}")
-      if example is not None:
-        yield example
-
-
-def check_data_dir(data_dir: str, spec: ColumnSpec) -> dict:
-  """Pre-flight: parses every row, raising DataError at the first bad one.
-
-  Returns counts per file so the caller can report what it found.
-  """
-  counts = {}
-  for path in csv_files(data_dir):
-    n = sum(1 for _ in iter_file(path, spec))
-    if n == 0:
-      raise DataError(f"{path}: no data rows with a label")
-    counts[path] = n
-  return counts
+        values[name] = [value.encode()]
+    return values

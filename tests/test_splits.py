@@ -1,0 +1,99 @@
+"""Splits: any column kind (or the whole row) as the key, and splits too small to
+train or judge a model on are caught with a message that says what to change."""
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from components.csv_ingest import splits
+from components.csv_ingest.errors import DataError
+
+HEADER = ["id", "size", "species"]
+EIGHT_TWO = (("train", 8), ("eval", 2))
+
+
+def _splitter(key=None, buckets=EIGHT_TWO):
+  return splits.Splitter(splits.SplitSpec(buckets=buckets, key=key), HEADER, ("NA",))
+
+
+def test_without_a_key_the_whole_row_decides_and_identical_rows_stay_together():
+  s = _splitter(key=None)
+  rows = [[str(i), f"{i * 0.5}", "Adelie"] for i in range(2000)]
+  got = collections.Counter(s.split_of(r) for r in rows)
+  assert 1500 < got[0] < 1700 and got[0] + got[1] == 2000  # about 8:2
+  # Another row differing in one cell can go elsewhere; the same row never does.
+  assert all(s.split_of(list(r)) == s.split_of(r) for r in rows[:50])
+  assert len({s.split_of([r[0], r[1], "Gentoo"]) for r in rows[:50]}) == 2
+
+
+def test_a_float_key_is_hashed_by_its_text():
+  s = _splitter(key="size")
+  rows = [["1", "2.5", "A"], ["2", "2.5", "B"], ["3", "2.50", "C"]]
+  assert s.split_of(rows[0]) == s.split_of(rows[1])  # same key, same split
+  assert s.key_of(rows[2]) == "2.50"
+
+
+def test_rows_whose_key_is_missing_go_by_the_whole_row():
+  keyed, unkeyed = _splitter(key="id"), _splitter(key=None)
+  rows = [["NA", str(i), "A"] for i in range(200)] + [["", str(i), "B"] for i in range(200)]
+  assert [keyed.split_of(r) for r in rows] == [unkeyed.split_of(r) for r in rows]
+  assert len({keyed.split_of(r) for r in rows}) == 2  # not all piled into one split
+
+
+def _counts(per_split, key_values=(), spec=None):
+  spec = spec or splits.SplitSpec(buckets=EIGHT_TWO, key="island", min_rows=50,
+                                  min_class_rows=5, per_class=True)
+  counts = splits.SplitCounts(spec)
+  for split, per_class in per_split.items():
+    for cls, n in per_class.items():
+      for j in range(n):
+        counts.add(spec.names.index(split), cls,
+                   key_values[j % len(key_values)] if key_values else None)
+  return counts
+
+
+def test_an_eval_split_of_11_rows_stops_the_run_and_blames_the_low_cardinality_key():
+  counts = _counts({"train": {"Adelie": 200, "Gentoo": 133}, "eval": {"Adelie": 11}},
+                   key_values=["Biscoe", "Dream", "Torgersen"])
+  with pytest.raises(DataError) as e:
+    counts.check()
+  assert str(e.value) == (
+      "split 'eval' has 11 rows, fewer than data.min_split_rows (50): the split key "
+      "'island' has only 3 distinct values; use a key with more values, or split_key: "
+      "null to hash whole rows")
+
+
+def test_a_training_class_missing_from_eval_stops_the_run():
+  counts = _counts({"train": {"Adelie": 200, "Chinstrap": 60}, "eval": {"Adelie": 70,
+                                                                       "Chinstrap": 2}})
+  with pytest.raises(DataError, match=r"split 'eval' has 2 rows of class 'Chinstrap', "
+                     r"fewer than data.min_class_rows \(5\)"):
+    counts.check()
+
+
+def test_a_class_only_in_eval_is_a_warning_naming_it():
+  counts = _counts({"train": {"Adelie": 200}, "eval": {"Adelie": 60, "Gentoo": 3}})
+  assert counts.check() == ["class 'Gentoo' appears only in the eval split (3 rows): "
+                            "the model never sees it in training"]
+
+
+def test_regression_counts_rows_not_classes_and_zero_turns_checks_off():
+  spec = splits.SplitSpec(buckets=EIGHT_TWO, min_rows=0, min_class_rows=0, per_class=False)
+  counts = splits.SplitCounts(spec)
+  counts.add(0, "3.25")
+  counts.add(1, "7.5")
+  assert counts.rows == {"train": {"": 1}, "eval": {"": 1}}
+  assert counts.check() == []
+
+
+def test_counts_merge_across_files_as_if_read_at_once():
+  spec = splits.SplitSpec(buckets=EIGHT_TWO, key="k", per_class=True)
+  whole, a, b = (splits.SplitCounts(spec) for _ in range(3))
+  for i in range(30):
+    for target in (whole, a if i < 12 else b):
+      target.add(i % 2, f"c{i % 3}", f"key{i % 7}")
+  merged = splits.SplitCounts.from_dict(spec, a.to_dict()).merge(
+      splits.SplitCounts.from_dict(spec, b.to_dict()))
+  assert merged.to_dict() == whole.to_dict()
+  assert merged.distinct_keys == 7
