@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 LOCK_PLATFORM := x86_64-manylinux_2_39
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench lock clean-venv images
+.PHONY: setup demo test test-fast bench mutants lock clean-venv images
 
 setup: $(STAMP)
 
@@ -29,7 +29,10 @@ $(STAMP): requirements.lock pyproject.toml scripts/glibc_shim.sh
 demo: setup
 	$(VENV)/bin/tpctl run
 
+# Import contracts first (pyproject.toml: pipelines/ above components/, nothing
+# imports tests/), then every test.
 test: setup
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 	$(PY) -m pytest -q
 
 # Unit tests only (skips the end-to-end pipeline runs).
@@ -38,6 +41,11 @@ test-fast: setup
 
 bench: setup
 	$(PY) -m bench.run_all
+
+# Break each promise on purpose (tests/mutants/mutations.toml) and check that a
+# test notices; fails if any mutation survives. About 15 minutes.
+mutants: setup
+	$(PY) -m tests.mutants
 
 # Build and push the one image every step runs in (containers/Dockerfile), on a
 # machine with Docker: make images REGISTRY=registry.example.com/ml TAG=v1

@@ -67,14 +67,14 @@ def main(argv=None) -> None:
   from components.checkpoint_evaluator import scoring
   from components.trainer import checkpoints, export, loop
   from components.csv_ingest import embedded_data
-  from pipelines.config import load_config
-  from tests import transformed_data
+  from components.config import load_config
+  from components.trainer import standalone_inputs
 
   work = Path(tempfile.mkdtemp(prefix="bench-ckpt-"))
   try:
     config = load_config()
     data_dir = Path(embedded_data.materialize(work / "data"))
-    transform_dir, examples_dir = transformed_data.build(config, data_dir / "data.csv", work)
+    transform_dir, examples_dir = standalone_inputs.build(config, data_dir / "data.csv", work)
     t = config.trainer
     interval = t.train_steps // t.num_checkpoints
 

@@ -6,7 +6,7 @@ The same pipeline (bench/taxi_like.yaml: the embedded 15,002 rows, tuner off,
 1000 steps) two ways, interleaved, fresh checkpoints every time:
 - local: `tpctl run` (TFX LocalDagRunner, one process);
 - steps: `tpctl compile`, then the compiled spec task by task through the
-  test-side KFP launcher (tests/kfp_launcher.py): one process per step, as one pod
+  test-side KFP launcher (pipelines/kubeflow/local_launcher.py): one process per step, as one pod
   per step, with artifacts copied through an object-store directory.
 The ratio of median wall times is what per-step processes and artifact copies
 add (start-up and TensorFlow import in every step). Pod scheduling and image pulls
@@ -28,9 +28,9 @@ CONFIG = pipeline_vs_taxi.CONFIG
 def _steps(work: Path) -> tuple[float, float, dict[str, float]]:
   """(compile seconds, run seconds, seconds per task)."""
   from components.csv_ingest import embedded_data
-  from pipelines.config import load_config
+  from components.config import load_config
   from pipelines.kubeflow.compiler import compile_pipeline
-  from tests.kfp_launcher import LocalKfp
+  from pipelines.kubeflow.local_launcher import LocalKfp
   config = load_config(CONFIG, {"kubeflow.checkpoint_dir": str(work / "checkpoints"),
                                 "kubeflow.serving_dir": str(work / "serving")})
   began = time.monotonic()

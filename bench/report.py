@@ -30,7 +30,7 @@ def _commit() -> str:
     return subprocess.run(["git", *args], cwd=BENCHMARKS_MD.parent, capture_output=True,
                           text=True).stdout.strip()
   head = git("rev-parse", "--short", "HEAD") or "unknown"
-  return head + (" with uncommitted changes" if git("status", "--porcelain", "--", "*.py") else "")
+  return head + (" with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no", "--", "*.py") else "")
 
 
 def _machine() -> str:

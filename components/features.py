@@ -5,7 +5,7 @@ and features needs no code change.
 """
 from __future__ import annotations
 
-from pipelines.config import PipelineConfig, TaskType
+from components.config import PipelineConfig, TaskType
 from components.csv_ingest.rows import BYTES, FLOAT, ColumnSpec
 from components.csv_ingest.splits import SplitSpec
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from pipelines.config import HyperParameters
+from components.config import HyperParameters
 
 
 def sample(hp, base: HyperParameters) -> HyperParameters:

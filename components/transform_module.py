@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components import features
-from pipelines.config import PipelineConfig, TaskType
+from components.config import PipelineConfig, TaskType
 
 
 def _dense(x, default):

@@ -13,7 +13,7 @@ from tfx.components.tuner.component import TunerFnResult
 
 from components import hyperparameters
 from components.trainer import data, evaluation, loop, model as model_lib
-from pipelines.config import PipelineConfig
+from components.config import PipelineConfig
 
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:

@@ -18,7 +18,7 @@ import traceback
 # Keep TensorFlow's C++ start-up chatter (also in Beam workers) off the console.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pipelines.config import ConfigError, load_config  # noqa: E402
+from components.config import ConfigError, load_config  # noqa: E402
 from pipelines.errors import PipelineFailed  # noqa: E402
 
 EPILOG = """\

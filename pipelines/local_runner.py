@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from pipelines import preflight
-from pipelines.config import ConfigError, PipelineConfig
+from components.config import ConfigError, PipelineConfig
 from pipelines.errors import PipelineFailed
 
 _NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")

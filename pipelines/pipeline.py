@@ -14,7 +14,7 @@ from tfx import v1 as tfx
 from components import features
 from components.checkpoint_evaluator.component import CheckpointEvaluator
 from components.csv_ingest.component import csv_ingest
-from pipelines.config import PipelineConfig, TaskType
+from components.config import PipelineConfig, TaskType
 
 # Module paths, not module files: the code is installed in the image, so nothing
 # has to be staged to the pipeline root for the executors to import it.

@@ -9,7 +9,7 @@ from typing import Optional
 
 from components import features
 from components.csv_ingest import embedded_data, survey
-from pipelines.config import ConfigError, PipelineConfig
+from components.config import ConfigError, PipelineConfig
 
 
 def embedded_data_dir(config: PipelineConfig) -> str:

@@ -13,7 +13,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from components.csv_ingest import embedded_data  # noqa: E402
-from pipelines.config import load_config  # noqa: E402
+from components.config import load_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TPCTL = [sys.executable, "-m", "pipelines.cli"]
@@ -94,9 +94,9 @@ def small_run(tmp_path_factory, taxi_slice):
 @pytest.fixture(scope="session")
 def transformed(tmp_path_factory, taxi_slice):
   """(config, TFTransformOutput dir, transformed examples dir) for the taxi slice."""
-  from tests import transformed_data
+  from components.trainer import standalone_inputs
   config = load_config(overrides={"trainer.train_steps": 60, "trainer.num_checkpoints": 3,
                                   "trainer.per_replica_batch_size": 32})
   out = tmp_path_factory.mktemp("transformed")
-  transform_dir, examples_dir = transformed_data.build(config, taxi_slice / "data.csv", out)
+  transform_dir, examples_dir = standalone_inputs.build(config, taxi_slice / "data.csv", out)
   return config, transform_dir, examples_dir

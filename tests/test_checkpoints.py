@@ -16,8 +16,8 @@ import tensorflow_transform as tft
 
 from components.checkpoint_evaluator import scoring
 from components.trainer import checkpoints, data, loop, module
-from pipelines.config import PipelineConfig
-from tests import transformed_data
+from components.config import PipelineConfig
+from components.trainer import standalone_inputs
 from tests.conftest import REPO
 
 
@@ -102,14 +102,14 @@ def test_selection_picks_the_eval_minimum_of_an_overfitting_run(taxi_slice, tmp_
     cells[li] = str(int(rng.random() < 0.3))
     noisy.append(",".join(cells))
   (tmp_path / "noisy.csv").write_text("\n".join(noisy) + "\n")
-  from pipelines.config import load_config
+  from components.config import load_config
   config = load_config(overrides={
       "trainer.train_steps": 1500, "trainer.num_checkpoints": 15,
       "trainer.per_replica_batch_size": 64, "trainer.base_batch_size": 64,
       "trainer.hyperparameters.learning_rate": 0.01,
       "trainer.hyperparameters.hidden_units": [256, 256],
       "trainer.hyperparameters.embedding_dim": 16})
-  transform_dir, examples_dir = transformed_data.build(config, tmp_path / "noisy.csv", tmp_path)
+  transform_dir, examples_dir = standalone_inputs.build(config, tmp_path / "noisy.csv", tmp_path)
   tft_output = tft.TFTransformOutput(transform_dir)
   record = loop.TrainRecord(**_finish(_job(config, transform_dir, examples_dir,
                                            tmp_path / "ckpt"))[0])

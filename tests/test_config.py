@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import ConfigError, PipelineConfig, TaskType, load_config
+from components.config import ConfigError, PipelineConfig, TaskType, load_config
 
 
 def _write(tmp_path, text):

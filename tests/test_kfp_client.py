@@ -30,7 +30,7 @@ KFP_ENV = ("KFP_HOST", "KFP_TOKEN", "KFP_COOKIES", "KFP_CA_CERT", "KF_PIPELINES_
 @pytest.fixture(scope="session")
 def package(tmp_path_factory):
   """The default config compiled once (TensorFlow import included: ~20 s)."""
-  from pipelines.config import load_config
+  from components.config import load_config
   from pipelines.kubeflow.compiler import compile_pipeline
   return str(compile_pipeline(load_config(),
                               tmp_path_factory.mktemp("kfp") / "pipeline.yaml"))

@@ -1,5 +1,5 @@
 """The compiled Kubeflow pipeline: its spec, and a real run of it, task by task,
-through the test-side launcher (tests/kfp_launcher.py) that does what the
+through the test-side launcher (pipelines/kubeflow/local_launcher.py) that does what the
 open-source KFP v2 driver and launcher do."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from google.protobuf import json_format
 from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipelines.config import load_config
+from components.config import load_config
 from pipelines.kubeflow import entrypoint
-from tests import kfp_launcher
+from pipelines.kubeflow import local_launcher as kfp_launcher
 from tests.conftest import SMALL_TRAINING, write_config
 
 TASKS = ["Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",

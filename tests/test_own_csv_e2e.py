@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.config import load_config
+from components.config import load_config
 from tests.conftest import PENGUINS_CONFIG, run_tpctl, write_config
 
 pytestmark = pytest.mark.e2e

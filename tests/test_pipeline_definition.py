@@ -1,7 +1,7 @@
 """The one pipeline definition: which components it holds for a given config."""
 from __future__ import annotations
 
-from pipelines.config import load_config
+from components.config import load_config
 from pipelines.pipeline import create_pipeline
 
 

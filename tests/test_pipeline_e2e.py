@@ -40,7 +40,7 @@ def _raw_examples(data_dir: str, label: str, limit: int):
   """Serialized tf.Examples of raw CSV rows, without the label, as a client sends."""
   from components.csv_ingest import executor
   from components import features
-  from pipelines.config import PipelineConfig
+  from components.config import PipelineConfig
   spec = features.column_spec(PipelineConfig())
   serialized, labels = [], []
   for example in executor.examples_in_file(os.path.join(data_dir, "data.csv"), spec)[:limit]:

@@ -11,8 +11,8 @@ from components import features
 from components.checkpoint_evaluator import scoring
 from components.csv_ingest import executor
 from components.trainer import data, export, loop
-from pipelines.config import load_config
-from tests import transformed_data
+from components.config import load_config
+from components.trainer import standalone_inputs
 
 CASES = {
     # payment_type ("Cash", "Credit Card", ...) as a string multi-class label.
@@ -30,7 +30,7 @@ CASES = {
 def test_task_trains_scores_and_serves(task, taxi_slice, tmp_path):
   config = load_config(overrides={**CASES[task], "trainer.train_steps": 60,
                                   "trainer.num_checkpoints": 2})
-  transform_dir, examples_dir = transformed_data.build(config, taxi_slice / "data.csv", tmp_path)
+  transform_dir, examples_dir = standalone_inputs.build(config, taxi_slice / "data.csv", tmp_path)
   tft_output = tft.TFTransformOutput(transform_dir)
   record = loop.train(config, config.trainer.hyperparameters, tft_output,
                       data.split_pattern(examples_dir, "train"),

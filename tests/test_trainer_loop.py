@@ -14,7 +14,7 @@ import tensorflow_transform as tft
 
 from components.checkpoint_evaluator import scoring
 from components.trainer import data, loop, strategy
-from pipelines.config import HyperParameters, Strategy
+from components.config import HyperParameters, Strategy
 
 from tests.conftest import REPO
 
@@ -72,7 +72,7 @@ def test_mirrored_on_two_devices_scales_batch_and_learning_rate(transformed, tmp
           cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
       import tensorflow_transform as tft
       from components.trainer import data, loop
-      from pipelines.config import PipelineConfig
+      from components.config import PipelineConfig
       config = PipelineConfig.from_json({config.to_json()!r})
       config = config.model_copy(update={{"trainer": config.trainer.model_copy(
           update={{"strategy": "mirrored", "train_steps": 20, "num_checkpoints": 2}})}})

@@ -11,7 +11,7 @@ import sys
 import tensorflow_transform as tft
 
 from components.trainer import data, loop
-from pipelines.config import PipelineConfig
+from components.config import PipelineConfig
 
 
 def main(config_json, transform_dir, examples_dir, ckpt_dir, mode=""):

@@ -18,7 +18,7 @@ from tfx.utils import path_utils
 from components.checkpoint_evaluator import plot, scoring
 from components.trainer import checkpoints, data, export, loop
 from components.trainer.module import RECORD_FILE
-from pipelines.config import PipelineConfig
+from components.config import PipelineConfig
 
 REPORT_FILE = "checkpoints.json"
 PLOT_FILE = "curves.png"

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from components.trainer import checkpoints, data, evaluation, loop, model as model_lib
-from pipelines.config import HyperParameters, PipelineConfig
+from components.config import HyperParameters, PipelineConfig
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from components.trainer import model as model_lib
-from pipelines.config import PipelineConfig, TaskType
+from components.config import PipelineConfig, TaskType
 
 
 def prepare_labels(config: PipelineConfig, labels: tf.Tensor) -> tf.Tensor:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from components import features
-from pipelines.config import PipelineConfig, TaskType
+from components.config import PipelineConfig, TaskType
 
 
 class ServingModule(tf.Module):

@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 
-from pipelines.config import ConfigError, load_config
+from components.config import ConfigError, load_config
 
 
 def _hp(text: str) -> tuple[str, str]:

@@ -25,7 +25,7 @@ import tensorflow as tf
 from components import features
 from components.trainer import (checkpoints, data, evaluation, model as model_lib,
                                 strategy as strategy_lib)
-from pipelines.config import HyperParameters, PipelineConfig, TaskType
+from components.config import HyperParameters, PipelineConfig, TaskType
 
 # Steps run inside one tf.function call: fewer Python round-trips per step.
 _STEPS_PER_CALL = 50

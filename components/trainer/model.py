@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from components import features
-from pipelines.config import HyperParameters, PipelineConfig, TaskType
+from components.config import HyperParameters, PipelineConfig, TaskType
 
 
 def num_outputs(config: PipelineConfig, num_classes: int) -> int:

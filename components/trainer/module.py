@@ -15,7 +15,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import hyperparameters
 from components.trainer import checkpoints, data, loop
-from pipelines.config import PipelineConfig
+from components.config import PipelineConfig
 
 RECORD_FILE = "training_record.json"
 

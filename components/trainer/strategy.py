@@ -7,7 +7,7 @@ import os
 import tensorflow as tf
 from absl import logging
 
-from pipelines.config import Strategy
+from components.config import Strategy
 
 
 def cluster_workers() -> int:

@@ -42,7 +42,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipelines.config import ConfigError, PipelineConfig
+from components.config import ConfigError, PipelineConfig
 from pipelines.errors import PipelineFailed
 from pipelines.kubeflow import cron as cron_check
 from pipelines.kubeflow import parameters

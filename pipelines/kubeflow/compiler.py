@@ -18,7 +18,7 @@ from tfx import v1 as tfx
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from pipelines import pipeline
-from pipelines.config import PipelineConfig, StepResources
+from components.config import PipelineConfig, StepResources
 from pipelines.kubeflow import parameters
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec

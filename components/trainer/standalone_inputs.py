@@ -1,6 +1,7 @@
 """Builds what the Trainer gets from the pipeline, without running the pipeline:
 raw gzip TFRecord splits (as Ingest writes them) and a tf.Transform output made by
-real tft_beam (as the Transform component writes it)."""
+real tft_beam (as the Transform component writes it). For the tests, the benchmarks,
+and trying the training loop on a CSV without the rest of the pipeline."""
 from __future__ import annotations
 
 import functools
@@ -15,7 +16,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
 from components import features, transform_module
 from components.csv_ingest import executor, rows
-from pipelines.config import PipelineConfig
+from components.config import PipelineConfig
 
 
 def _to_instance(example: tf.train.Example, kinds) -> dict:

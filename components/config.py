@@ -1,6 +1,9 @@
 """The pipeline's configuration: one YAML file, validated strictly.
 
-Every runner (local, Kubeflow) builds the pipeline from a `PipelineConfig`. Unknown
+Every runner (local, Kubeflow) builds the pipeline from a `PipelineConfig`, and the
+component code (Transform, Trainer, Tuner...) reads the same object back from its
+JSON. It lives in components/ so that pipelines/ imports it and components/ never
+imports pipelines/ (a contract in pyproject.toml checks the direction). Unknown
 keys are errors, not silently ignored, because a misspelt `train_steps` that falls
 back to a default is the kind of mistake that costs a night of GPU time.
 """
