@@ -24,6 +24,9 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   classes = loop.num_classes(config, tft_output)
 
   def build(hp: kt.HyperParameters) -> keras.Model:
+    # Same seed for every trial's initial weights (the data order is seeded too):
+    # a rerun scores each trial the same and so picks the same best values.
+    keras.utils.set_random_seed(t.seed)
     params = hyperparameters.sample(hp, t.hyperparameters)
     model = model_lib.build_model(config, params, sizes, classes)
     model.compile(optimizer=keras.optimizers.Adam(params.learning_rate),

@@ -18,14 +18,10 @@ from components.config import load_config  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 TPCTL = [sys.executable, "-m", "pipelines.cli"]
 
-# Small but complete: the tuner on, a few hundred steps, three checkpoints.
+# Small but complete: the tuner on with its default search (a rerun must tune to
+# the same values to resume the same training), a few hundred steps, three
+# checkpoints.
 SMALL_TRAINING = """\
-tuner:
-  enabled: true
-  # One trial: a rerun of the pipeline then tunes to the same values and resumes
-  # the same training (more trials could tie-break differently on a rerun).
-  max_trials: 1
-  steps_per_trial: 50
 trainer:
   train_steps: 300
   num_checkpoints: 3

@@ -2,12 +2,14 @@
 selected checkpoint."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.checkpoint_evaluator import scoring
+from components.checkpoint_evaluator import scoring, selection
 from components.checkpoint_evaluator.scoring import CheckpointScore
 from components.csv_ingest import executor
 from components import features
@@ -74,3 +76,41 @@ def test_exported_model_serves_raw_examples_with_the_checkpoint_weights(trained,
   # Serving = transform graph + the selected checkpoint's weights, nothing else.
   np.testing.assert_allclose(scores.numpy(), direct.numpy(), rtol=1e-5)
   assert set(np.unique(transformed[features.LABEL_KEY].numpy())) <= {0, 1}
+
+
+def _served_and_direct(config, tft_output, record, serving_dir, checkpoint, examples):
+  served = tf.saved_model.load(serving_dir).signatures["serving_default"]
+  model = scoring.restore_model(config, record, tft_output, checkpoint)
+  transformed = tft_output.transform_features_layer()(
+      tf.io.parse_example(tf.constant(examples), tft_output.raw_feature_spec()))
+  direct = tf.sigmoid(model({k: v for k, v in transformed.items() if k != features.LABEL_KEY},
+                            training=False))
+  return served(examples=tf.constant(examples))["scores"].numpy(), direct.numpy()
+
+
+def test_the_exported_model_is_the_selected_checkpoint_not_the_last(trained, taxi_slice,
+                                                                   tmp_path):
+  """Select the *worst* checkpoint on purpose (loss, max), so that the selected one is
+  not the last: the servable model must carry the selected weights, and the report
+  must name the same checkpoint."""
+  config, transform_dir, examples_dir, record = trained
+  worst = config.model_copy(update={"checkpoint_selection": config.checkpoint_selection
+                                    .model_copy(update={"metric": "loss", "mode": "max"})})
+  tft_output = tft.TFTransformOutput(transform_dir)
+  result = selection.select_and_export(
+      worst, record, tft_output, data.split_pattern(examples_dir, "eval"),
+      str(tmp_path / "serving"), str(tmp_path / "report"), say=lambda _: None)
+  last = result.scores[-1]
+  assert result.best.step == 20 and last.step == 60  # 20 steps in, loss is highest
+  report = json.loads((tmp_path / "report" / selection.REPORT_FILE).read_text())
+  assert report["selected_step"] == 20 and report["selected_checkpoint"] == result.best.path
+
+  spec = features.column_spec(config)
+  rows = [e.SerializeToString()
+          for e in executor.examples_in_file(str(taxi_slice / "data.csv"), spec)[:200]]
+  served, selected = _served_and_direct(config, tft_output, record, str(tmp_path / "serving"),
+                                        result.best.path, rows)
+  _, from_last = _served_and_direct(config, tft_output, record, str(tmp_path / "serving"),
+                                    last.path, rows)
+  np.testing.assert_allclose(served, selected, rtol=1e-5)
+  assert np.abs(served - from_last).max() > 1e-3  # and the last one would differ

@@ -111,3 +111,31 @@ def test_resume_from_a_step_with_a_new_learning_rate(copied_run):
   assert "/ckpt-100 at step 100, learning rate 0.0005" in proc.stdout
   assert "[trainer] step 200/300" in proc.stdout and "[trainer] step 300/300" in proc.stdout
   assert "[trainer] step 100/300" not in proc.stdout
+
+
+def test_the_pushed_model_is_the_checkpoint_the_report_selected(small_run):
+  """What ships is what the checkpoint evaluator says it selected."""
+  import tensorflow_transform as tft
+  from components.checkpoint_evaluator import scoring
+  from components.trainer import loop
+  config, _ = small_run
+  root = config.run_path / "pipeline_root"
+  [report_path] = glob.glob(str(root / "CheckpointEvaluator" / "evaluation" / "*"
+                                / "checkpoints.json"))
+  report = json.loads(open(report_path).read())
+  [record_path] = glob.glob(str(root / "Trainer" / "model" / "*" / "Format-Serving"
+                                / "training_record.json"))
+  record = loop.TrainRecord(**json.loads(open(record_path).read()))
+  [transform_dir] = glob.glob(str(root / "Transform" / "transform_graph" / "*"))
+  tft_output = tft.TFTransformOutput(transform_dir)
+
+  serialized, _ = _raw_examples(config.data.dir, config.task.label, 300)
+  [version] = os.listdir(config.serving_path)
+  served = tf.saved_model.load(os.path.join(config.serving_path, version))
+  pushed = served.signatures["serving_default"](examples=tf.constant(serialized))["scores"]
+  raw = tf.io.parse_example(tf.constant(serialized), {
+      k: v for k, v in tft_output.raw_feature_spec().items() if k != config.task.label})
+  transformed = tft_output.transform_features_layer()(raw)
+  model = scoring.restore_model(config, record, tft_output, report["selected_checkpoint"])
+  selected = tf.sigmoid(model(transformed, training=False))
+  np.testing.assert_allclose(pushed.numpy(), selected.numpy(), rtol=1e-5, atol=1e-6)

@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.checkpoint_evaluator import scoring
-from components.trainer import data, loop, strategy
+from components.trainer import data, loop, module, strategy
 from components.config import HyperParameters, Strategy
 
 from tests.conftest import REPO
@@ -52,6 +52,9 @@ def test_rerun_resumes_from_the_latest_checkpoint(transformed, tmp_path):
   names = [n for n, _ in tf.train.list_variables(str(tmp_path / "ckpt" / "ckpt-80"))]
   assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 80
   assert any(n.startswith("optimizer/") for n in names), "optimizer slots are checkpointed"
+  # ...and restored: Adam's iteration count (its bias correction, and the position
+  # of a learning-rate schedule) went on from 40, not from a fresh optimizer's 0.
+  assert reader.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 80
 
 
 def test_auto_strategy_follows_the_hardware():
@@ -97,3 +100,54 @@ def test_mirrored_on_two_devices_scales_batch_and_learning_rate(transformed, tmp
                       base * 2 * per_replica / config.trainer.base_batch_size)
   assert record["final_step"] == 20
   assert all(math.isfinite(h["train_loss"]) for h in record["history"])
+
+
+def _rewrite(src_pattern: str, dest_dir, transform=lambda records: records, shards=1):
+  """The records of a split written again (as another Ingest run would), optionally
+  changed; returns the new file pattern."""
+  records = [r.numpy() for r in tf.data.TFRecordDataset(
+      tf.io.gfile.glob(src_pattern), compression_type="GZIP")]
+  records = transform(records)
+  os.makedirs(dest_dir)
+  for i in range(shards):
+    with tf.io.TFRecordWriter(os.path.join(dest_dir, f"part-{i}.gz"), options="GZIP") as w:
+      for r in records[i::shards]:
+        w.write(r)
+  return os.path.join(dest_dir, "*")
+
+
+def test_new_data_or_config_trains_in_a_fresh_checkpoint_directory(transformed, tmp_path):
+  """A rerun on the same rows resumes; other rows or another training config must
+  never resume onto the old run's checkpoints."""
+  config, transform_dir, examples_dir = transformed
+  config = config.model_copy(update={"trainer": config.trainer.model_copy(
+      update={"train_steps": 40, "num_checkpoints": 2})})
+  tft_output = tft.TFTransformOutput(transform_dir)
+  train_pattern = data.split_pattern(examples_dir, "train")
+  eval_pattern = data.split_pattern(examples_dir, "eval")
+  hp = config.trainer.hyperparameters
+
+  def run(cfg, train, name):
+    return module.train(cfg, hp, tft_output, train, eval_pattern, str(tmp_path / "ckpt"),
+                        str(tmp_path / "logs" / name), say=lambda _: None)
+
+  first = run(config, train_pattern, "first")
+  assert first.start_step == 0 and first.final_step == 40
+  # The same rows, reordered and resharded as another Ingest run writes them: resumes.
+  same_rows = _rewrite(train_pattern, tmp_path / "same", lambda r: r[::-1], shards=3)
+  again = run(config, same_rows, "again")
+  assert again.checkpoint_dir == first.checkpoint_dir and again.start_step == 40
+  # One row fewer: new data, a new directory, training from step 0.
+  fewer = _rewrite(train_pattern, tmp_path / "fewer", lambda r: r[1:])
+  fresh = run(config, fewer, "fewer")
+  assert fresh.checkpoint_dir != first.checkpoint_dir and fresh.start_step == 0
+  # A setting that changes the trajectory: a new directory too...
+  steeper = config.model_copy(update={"trainer": config.trainer.model_copy(
+      update={"lr_schedule": "cosine"})})
+  other = run(steeper, train_pattern, "cosine")
+  assert other.checkpoint_dir not in (first.checkpoint_dir, fresh.checkpoint_dir)
+  assert other.start_step == 0
+  # ...one that does not (retention) resumes the same run.
+  kept = config.model_copy(update={"trainer": config.trainer.model_copy(
+      update={"keep_checkpoints": 1})})
+  assert run(kept, train_pattern, "kept").checkpoint_dir == first.checkpoint_dir

@@ -15,22 +15,14 @@ from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from components.checkpoint_evaluator import plot, scoring
-from components.trainer import checkpoints, data, export, loop
-from components.trainer.module import RECORD_FILE
+from components.checkpoint_evaluator import selection
 from components.config import PipelineConfig
-
-REPORT_FILE = "checkpoints.json"
-PLOT_FILE = "curves.png"
+from components.trainer import data, loop
+from components.trainer.module import RECORD_FILE
 
 InputArtifact = tfx.dsl.components.InputArtifact
 OutputArtifact = tfx.dsl.components.OutputArtifact
 Parameter = tfx.dsl.components.Parameter
-
-
-def _tree_bytes(root: str) -> int:
-  return sum(tf.io.gfile.stat(os.path.join(d, f)).length
-             for d, _, files in tf.io.gfile.walk(root) for f in files)
 
 
 @tfx.dsl.components.component
@@ -47,34 +39,15 @@ def CheckpointEvaluator(
   with tf.io.gfile.GFile(os.path.join(path_utils.serving_model_path(training.uri),
                                       RECORD_FILE)) as f:
     record = loop.TrainRecord(**json.load(f))
-  tft_output = tft.TFTransformOutput(transform_graph.uri)
   say = lambda msg: print(f"[checkpoint-evaluator] {msg}", flush=True)  # noqa: E731
-  scores = scoring.score(cfg, record, tft_output, data.split_pattern(examples.uri, "eval"),
-                         progress=say)
-  sel = cfg.checkpoint_selection
-  best = scoring.select(scores, sel.metric, sel.mode)
-  say(f"selected checkpoint {best.step} ({sel.metric} {best.metrics[sel.metric]:.4f}, "
-      f"{sel.mode}) out of {len(scores)}")
+  result = selection.select_and_export(
+      cfg, record, tft.TFTransformOutput(transform_graph.uri),
+      data.split_pattern(examples.uri, "eval"), path_utils.serving_model_dir(model.uri),
+      evaluation.uri, say)
 
-  best_model = scoring.restore_model(cfg, record, tft_output, best.path)
-  serving_dir = path_utils.serving_model_dir(model.uri)
-  export.export_serving_model(cfg, best_model, tft_output, serving_dir)
-  sizes = {"checkpoint_bytes": checkpoints.size_bytes(best.path),
-           "serving_model_bytes": _tree_bytes(serving_dir)}
-
-  tf.io.gfile.makedirs(evaluation.uri)
-  report = {"metric": sel.metric, "mode": sel.mode, "selected_step": best.step,
-            "selected_checkpoint": best.path, "stopped_early": record.stopped_early,
-            "train_loss": record.train_loss, **sizes,
-            "checkpoints": [{"step": s.step, "path": s.path, **s.metrics} for s in scores]}
-  with tf.io.gfile.GFile(os.path.join(evaluation.uri, REPORT_FILE), "w") as f:
-    json.dump(report, f, indent=2)
-  with tf.io.gfile.GFile(os.path.join(evaluation.uri, PLOT_FILE), "wb") as f:
-    f.write(plot.plot_curves(record.train_loss, scores, best, sel.metric))
-
-  for name, value in sizes.items():
-    model.set_int_custom_property(name, value)
-  model.set_int_custom_property("checkpoint_step", best.step)
-  model.set_string_custom_property("checkpoint_path", best.path)
-  for name, value in best.metrics.items():
+  model.set_int_custom_property("checkpoint_bytes", result.checkpoint_bytes)
+  model.set_int_custom_property("serving_model_bytes", result.serving_model_bytes)
+  model.set_int_custom_property("checkpoint_step", result.best.step)
+  model.set_string_custom_property("checkpoint_path", result.best.path)
+  for name, value in result.best.metrics.items():
     model.set_float_custom_property(f"eval_{name}", value)
