@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 LOCK_PLATFORM := x86_64-manylinux_2_39
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench mutants lock clean-venv images
+.PHONY: setup demo test test-fast bench mutants mutmut lock clean-venv images
 
 setup: $(STAMP)
 
@@ -33,7 +33,7 @@ demo: setup
 # imports tests/), then every test.
 test: setup
 	$(VENV)/bin/lint-imports --no-logo --no-cache
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # Unit tests only (skips the end-to-end pipeline runs).
 test-fast: setup
@@ -46,6 +46,11 @@ bench: setup
 # test notices; fails if any mutation survives. About 15 minutes.
 mutants: setup
 	$(PY) -m tests.mutants
+
+# mutmut over the pure-Python modules ([tool.mutmut] in pyproject.toml); writes
+# the surviving count to BENCHMARKS.md.
+mutmut: setup
+	$(PY) -m bench.mutmut_summary
 
 # Build and push the one image every step runs in (containers/Dockerfile), on a
 # machine with Docker: make images REGISTRY=registry.example.com/ml TAG=v1

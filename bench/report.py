@@ -1,6 +1,13 @@
-"""Writes one benchmark's section of BENCHMARKS.md, leaving the others alone."""
+"""Writes one benchmark's section of BENCHMARKS.md, leaving the others alone, and
+copies the figures the README quotes from BENCHMARKS.md into the README.
+
+A section may carry named figures (an HTML comment `<!-- figures {...} -->`); the
+README quotes one as `<!-- fig:SECTION.NAME -->value<!-- /fig -->`. The README's
+numbers are never typed in: `sync_readme()` fills them, and
+tests/test_readme_figures.py fails when the two files disagree."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -9,6 +16,9 @@ import time
 from pathlib import Path
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+README_MD = BENCHMARKS_MD.parent / "README.md"
+_FIGURES = re.compile(r"<!-- bench:(\S+) -->.*?<!-- figures (\{.*?\}) -->", re.S)
+_QUOTED = re.compile(r"<!-- fig:(\S+?) -->(.*?)<!-- /fig -->", re.S)
 HEADER = ("# Benchmarks\n\nEach section is written by the command it names (run from the "
           "repository root in the project venv, or all at once with `make bench`). Figures "
           "are medians and ratios measured in one run on the machine named in the section; "
@@ -38,14 +48,45 @@ def _machine() -> str:
           f"{os.cpu_count()} cores, {_gpus()}")
 
 
-def write_section(key: str, title: str, command: str, body: str) -> None:
+def write_section(key: str, title: str, command: str, body: str,
+                  figures: dict[str, str] | None = None) -> None:
   text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else HEADER
+  tagged = f"\n<!-- figures {json.dumps(figures, sort_keys=True)} -->" if figures else ""
   section = (f"<!-- bench:{key} -->\n## {title}\n\nCommand: `{command}`  \n"
              f"Measured: {time.strftime('%Y-%m-%d')} at commit {_commit()}, on {_machine()}."
-             f"\n\n{body}\n"
+             f"\n\n{body}{tagged}\n"
              f"<!-- /bench:{key} -->\n")
   pattern = re.compile(rf"<!-- bench:{key} -->.*?<!-- /bench:{key} -->\n", re.S)
   text = pattern.sub(lambda _: section, text) if pattern.search(text) else text + "\n" + section
-  tmp = BENCHMARKS_MD.with_suffix(".tmp")
+  _replace(BENCHMARKS_MD, text)
+  sync_readme()
+
+
+def figures(benchmarks: str) -> dict[str, str]:
+  """'section.name' -> value, for every figure BENCHMARKS.md carries."""
+  out = {}
+  for key, blob in _FIGURES.findall(benchmarks):
+    out.update({f"{key}.{name}": value for name, value in json.loads(blob).items()})
+  return out
+
+
+def quoted(readme: str) -> dict[str, str]:
+  """'section.name' -> value, for every figure the README quotes."""
+  return {name: value for name, value in _QUOTED.findall(readme)}
+
+
+def sync_readme() -> None:
+  """Copies every quoted figure from BENCHMARKS.md into the README."""
+  known = figures(BENCHMARKS_MD.read_text())
+  readme = README_MD.read_text()
+
+  def fill(match):
+    name = match.group(1)
+    return f"<!-- fig:{name} -->{known.get(name, match.group(2))}<!-- /fig -->"
+  _replace(README_MD, _QUOTED.sub(fill, readme))
+
+
+def _replace(path: Path, text: str) -> None:
+  tmp = path.with_suffix(".tmp")
   tmp.write_text(text)
-  tmp.replace(BENCHMARKS_MD)
+  tmp.replace(path)

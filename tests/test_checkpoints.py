@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -39,34 +40,69 @@ def _finish(proc) -> tuple[dict, str]:
   return record, out
 
 
-def test_sigkill_at_any_moment_loses_at_most_one_interval(transformed, tmp_path):
+@pytest.fixture(scope="module")
+def reference_run(transformed, tmp_path_factory):
+  """An uninterrupted run of 400 steps with a checkpoint every 40."""
   config, transform_dir, examples_dir = transformed
-  config = _with(config, train_steps=400, num_checkpoints=10)  # a checkpoint every 40 steps
-  reference, _ = _finish(_job(config, transform_dir, examples_dir, tmp_path / "reference"))
+  config = _with(config, train_steps=400, num_checkpoints=10)
+  record, _ = _finish(_job(config, transform_dir, examples_dir,
+                           tmp_path_factory.mktemp("reference") / "ckpt"))
+  return config, record
 
-  crashed = tmp_path / "crashed"
-  proc = _job(config, transform_dir, examples_dir, crashed)
+
+def _kill_when(proc, crashed, moment: str, after: float) -> None:
+  """SIGKILL the training process `after` seconds into its training loop, or the
+  instant a checkpoint write is seen in progress (TF writes into `ckpt-N_temp/`)."""
   deadline = time.monotonic() + 300
-  while len(checkpoints.list_steps(str(crashed))) < 2:
-    assert proc.poll() is None, "training ended before it could be killed"
-    assert time.monotonic() < deadline
-    time.sleep(0.02)
+  if moment == "random":
+    while "training from step" not in proc.stdout.readline():
+      assert proc.poll() is None, "training ended before it could be killed"
+    time.sleep(after)
+  else:
+    while not any(n.endswith("_temp") for n in (os.listdir(crashed) if crashed.is_dir()
+                                                  else [])):
+      assert proc.poll() is None, "training ended before a checkpoint write was seen"
+      assert time.monotonic() < deadline
+  assert proc.poll() is None, "training ended before it could be killed"
   proc.send_signal(signal.SIGKILL)
   proc.wait()
-  complete_at_kill = checkpoints.list_steps(str(crashed))[-1]
+
+
+@pytest.mark.parametrize("moment", ["random", "during a checkpoint write"])
+def test_sigkill_at_any_moment_loses_at_most_one_interval(transformed, reference_run,
+                                                           tmp_path, moment):
+  _, transform_dir, examples_dir = transformed
+  config, reference = reference_run
+  # A random moment of the training loop; seeded per run, and printed on failure so
+  # that a failing moment can be replayed.
+  seed = int(os.environ.get("KILL_SEED", time.time_ns() % 10**6))
+  at = random.Random(seed).uniform(0.0, 0.95) * reference["seconds"]
+  crashed = tmp_path / "crashed"
+  proc = _job(config, transform_dir, examples_dir, crashed)
+  _kill_when(proc, crashed, moment, at)
+  complete_at_kill = (checkpoints.list_steps(str(crashed)) or [0])[-1]
+  cut_off = [n for n in os.listdir(crashed) if n.endswith("_temp")] if crashed.is_dir() else []
 
   resumed, out = _finish(_job(config, transform_dir, examples_dir, crashed))
-  assert resumed["start_step"] >= complete_at_kill
-  assert resumed["start_step"] % 40 == 0  # checkpoints land on epoch boundaries
-  assert resumed["final_step"] == 400
-  assert f"resumed from {crashed}/ckpt-{resumed['start_step']}" in out
+  when = (f"{at:.2f}s into a {reference['seconds']:.1f}s loop, KILL_SEED={seed}"
+          if moment == "random" else moment)
+  where = f"(killed {when}; {len(cut_off)} write(s) cut off)"
+  print(where)  # with -s: which moment this run hit
+  assert resumed["start_step"] == complete_at_kill, where
+  assert resumed["start_step"] % 40 == 0, where  # checkpoints land on epoch boundaries
+  assert resumed["final_step"] == 400, where
+  if complete_at_kill:
+    assert f"resumed from {crashed}/ckpt-{complete_at_kill}" in out, where
+  for name in cut_off:  # a write the kill cut off is reported and cleared
+    assert f"{name} is a checkpoint write cut off by a crash" in out, where
+    assert not (crashed / name).exists(), where
   # Same seed, same batches per virtual epoch, full optimizer state: the resumed
   # run ends where the uninterrupted one did (tolerance: float reduction order).
   ref_eval = reference["history"][-1]["eval"]
   got_eval = resumed["history"][-1]["eval"]
-  assert got_eval["loss"] == pytest.approx(ref_eval["loss"], abs=1e-3)
-  assert got_eval["auc"] == pytest.approx(ref_eval["auc"], abs=1e-3)
-  assert [h["step"] for h in resumed["history"]] == list(range(40, 401, 40))
+  assert got_eval["loss"] == pytest.approx(ref_eval["loss"], abs=1e-3), where
+  assert got_eval["auc"] == pytest.approx(ref_eval["auc"], abs=1e-3), where
+  assert [h["step"] for h in resumed["history"]] == list(range(40, 401, 40)), where
 
 
 def test_corrupt_newest_checkpoint_falls_back_to_the_previous(transformed, tmp_path):
@@ -141,6 +177,19 @@ def test_retention_keeps_the_newest_k_and_the_best(transformed, tmp_path):
   record, _ = _finish(_job(config, transform_dir, examples_dir, tmp_path / "ckpt"))
   best = min(record["history"], key=lambda h: h["eval"]["loss"])["step"]
   assert checkpoints.list_steps(str(tmp_path / "ckpt")) == sorted({best, 100, 120})
+
+
+def test_retention_keeps_an_old_best_checkpoint(tmp_path):
+  """When the best checkpoint is older than the newest K, it is kept as well."""
+  import tensorflow as tf
+  step = tf.Variable(0, dtype=tf.int64)
+  store = checkpoints.CheckpointStore(str(tmp_path), tf.train.Checkpoint(step=step), step)
+  for s in range(10, 70, 10):
+    step.assign(s)
+    store.save(s)
+  assert store.retain(keep_last=2, protect={20}) == [10, 30, 40]
+  assert checkpoints.list_steps(str(tmp_path)) == [20, 50, 60]
+  assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-60")
 
 
 def test_resume_from_an_earlier_checkpoint_with_a_new_learning_rate(transformed, tmp_path):
