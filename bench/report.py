@@ -18,6 +18,8 @@ from pathlib import Path
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 README_MD = BENCHMARKS_MD.parent / "README.md"
 _FIGURES = re.compile(r"<!-- bench:(\S+) -->.*?<!-- figures (\{.*?\}) -->", re.S)
+# What the README shows for a figure no benchmark has written yet.
+NOT_MEASURED = "(not measured yet)"
 _QUOTED = re.compile(r"<!-- fig:(\S+?) -->(.*?)<!-- /fig -->", re.S)
 HEADER = ("# Benchmarks\n\nEach section is written by the command it names (run from the "
           "repository root in the project venv, or all at once with `make bench`). Figures "

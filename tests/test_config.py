@@ -107,3 +107,84 @@ def test_bad_hyperparameters_file_names_the_key(tmp_path):
   path = _write(tmp_path, "tuner:\n  enabled: false\n  hyperparameters_file: hp.json\n")
   with pytest.raises(ConfigError, match=r"hp.json: unknown key 'learnin_rate'"):
     load_config(path)
+
+
+@pytest.mark.parametrize("override, same", [
+    ({"trainer.keep_checkpoints": 3}, True),
+    ({"trainer.early_stopping.enabled": True}, True),
+    ({"trainer.eval_examples": 100}, True),
+    ({"trainer.strategy": "mirrored"}, True),
+    ({"data.min_split_rows": 10}, True),
+    ({"trainer.num_checkpoints": 5}, False),
+    ({"trainer.lr_schedule": "cosine"}, False),
+    ({"trainer.seed": 7}, False),
+    ({"trainer.hyperparameters.dropout": 0.1}, False),
+    ({"task.positive_class": "0"}, False),
+    ({"features.numeric": ["fare"]}, False),
+    ({"transform.vocab_size": 50}, False),
+])
+def test_the_checkpoint_key_follows_what_changes_the_trajectory(override, same):
+  """A rerun resumes only if nothing that changes the training trajectory changed."""
+  base = load_config().training_fingerprint()
+  changed = load_config(overrides=override).training_fingerprint()
+  assert (changed == base) == same
+  assert len(base) == 12 and int(base, 16) >= 0
+
+
+def test_every_path_in_a_config_file_is_relative_to_it(tmp_path):
+  (tmp_path / "conf").mkdir()
+  (tmp_path / "schema.pbtxt").write_text("")
+  (tmp_path / "hp.json").write_text('{"learning_rate": 0.5}')
+  path = _write(tmp_path / "conf", "run_dir: r\nserving_dir: s\ncheckpoint_dir: c\n"
+                "data:\n  dir: ../d\n  schema_file: ../schema.pbtxt\n"
+                "tuner:\n  enabled: false\n  hyperparameters_file: ../hp.json\n")
+  config = load_config(path)
+  conf = tmp_path / "conf"
+  assert (config.run_dir, config.serving_dir, config.checkpoint_dir) == (
+      str(conf / "r"), str(conf / "s"), str(conf / "c"))
+  assert config.data.dir == str(tmp_path / "d")
+  assert config.data.schema_file == str(tmp_path / "schema.pbtxt")
+  assert config.trainer.hyperparameters.learning_rate == 0.5
+  # Without a file, relative paths stay as given (the CLI makes --run-dir absolute).
+  assert load_config(overrides={"run_dir": "x"}).run_dir == "x"
+
+
+def test_dotted_overrides_reach_nested_keys_and_beat_the_file(tmp_path):
+  path = _write(tmp_path, "trainer:\n  train_steps: 40\n  num_checkpoints: 4\n")
+  config = load_config(path, {"trainer.train_steps": 80,
+                              "trainer.hyperparameters.learning_rate": 0.1})
+  assert config.trainer.train_steps == 80 and config.trainer.num_checkpoints == 4
+  assert config.trainer.hyperparameters.learning_rate == 0.1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- a\n- b\n", "expected a mapping of keys at the top level"),
+    ("trainer:\n  train_steps: 0\n", "trainer.train_steps: Input should be greater than"),
+    ("features:\n  numeric: [a, a]\n", "feature listed twice: 'a'"),
+    ("features:\n  numeric: []\n  categorical: []\n  coordinates: []\n",
+     "no features configured"),
+])
+def test_config_errors_are_one_line_naming_the_file(tmp_path, text, message):
+  path = _write(tmp_path, text)
+  with pytest.raises(ConfigError) as e:
+    load_config(path)
+  assert str(e.value).startswith(f"{path}: ") and message in str(e.value)
+  assert "\n" not in str(e.value)
+
+
+def test_a_hyperparameters_file_is_ignored_while_the_tuner_runs(tmp_path):
+  (tmp_path / "hp.json").write_text('{"learning_rate": 0.5}')
+  path = _write(tmp_path, "tuner:\n  hyperparameters_file: hp.json\n")
+  assert load_config(path).trainer.hyperparameters.learning_rate == 0.003
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "hp.json: cannot read hyperparameters file"),
+    ("{\n  not json", "hp.json:2: invalid JSON"),
+])
+def test_unreadable_hyperparameters_file(tmp_path, content, message):
+  if content is not None:
+    (tmp_path / "hp.json").write_text(content)
+  path = _write(tmp_path, "tuner:\n  enabled: false\n  hyperparameters_file: hp.json\n")
+  with pytest.raises(ConfigError, match=message):
+    load_config(path)

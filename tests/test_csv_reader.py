@@ -142,3 +142,79 @@ def test_non_finite_numbers_are_refused(value):
                                                                label="y"))
   with pytest.raises(DataError, match=f"a.csv:7: column 'x': value '{value}' is not a number"):
     parser.parse([value, "1"], "a.csv:7")
+
+
+def test_damaged_utf16_names_the_line(tmp_path):
+  path = tmp_path / "a.csv"
+  # A lone high surrogate on line 3 cannot be decoded.
+  path.write_bytes(codecs.BOM_UTF16_LE + "a,b\n1,2\n3,".encode("utf-16-le")
+                   + b"\x00\xd8" + ",4\n".encode("utf-16-le"))
+  with pytest.raises(DataError, match=r"a.csv:3: not valid UTF-16-LE: bytes at byte offset 22;"):
+    _records(path)
+
+
+def test_nul_inside_utf16_text_is_refused(tmp_path):
+  path = tmp_path / "a.csv"
+  path.write_bytes("a,b\n1,\x002\n".encode("utf-16"))
+  with pytest.raises(DataError, match=r"a.csv:2: NUL character"):
+    _records(path)
+
+
+def test_nul_byte_offset_counts_earlier_lines(tmp_path):
+  path = tmp_path / "a.csv"
+  path.write_bytes(b"a,b\n1,2\n3,\x004\n")
+  with pytest.raises(DataError, match=r"a.csv:3: NUL byte at byte offset 10:"):
+    _records(path)
+
+
+def test_blank_lines_are_skipped_and_records_keep_their_line_numbers(tmp_path):
+  path = tmp_path / "a.csv"
+  path.write_text("a,b\n\n1,2\n , \n3,4\n")
+  _, _, records = _records(path)
+  assert records == [(3, ["1", "2"]), (5, ["3", "4"])]
+
+
+def test_a_missing_file_is_named(tmp_path):
+  with pytest.raises(DataError, match=r"nope.csv: cannot read: No such file"):
+    _records(tmp_path / "nope.csv")
+
+
+def test_header_names_are_stripped(tmp_path):
+  path = tmp_path / "a.csv"
+  path.write_text(" x , y\n1,2\n")
+  assert _records(path)[0] == ["x", "y"]
+
+
+@pytest.mark.parametrize("header, split_key, message", [
+    ("x,z", None, "a.csv: label column 'y' not found in header"),
+    ("y,z", None, "a.csv: column 'x' not found in header"),
+    ("x,y", "k", "a.csv: split key column 'k' (data.split_key) not found in header"),
+])
+def test_header_checks_name_the_missing_column(header, split_key, message):
+  spec = rows.ColumnSpec(kinds={"x": rows.FLOAT, "y": rows.BYTES}, label="y")
+  with pytest.raises(DataError) as e:
+    rows.check_header("a.csv", header.split(","), spec, split_key)
+  assert str(e.value) == message
+  rows.check_header("a.csv", ["k", "x", "y"], spec, split_key)  # all present: fine
+
+
+def test_header_difference_in_one_direction_names_only_that_side():
+  with pytest.raises(DataError) as e:
+    rows.check_same_columns("a.csv", ["x", "y"], "b.csv", ["x", "y", "z"])
+  assert str(e.value) == "b.csv: header differs from a.csv (only in b.csv: z)"
+  with pytest.raises(DataError) as e:
+    rows.check_same_columns("a.csv", ["x", "y", "z", "w"], "b.csv", ["x", "y"])
+  assert str(e.value) == "b.csv: header differs from a.csv (only in a.csv: z, w)"
+
+
+def test_rows_parse_every_kind_and_null_into_typed_values():
+  spec = rows.ColumnSpec(kinds={"n": rows.FLOAT, "c": rows.BYTES, "y": rows.BYTES},
+                         label="y", null_values=("?",))
+  parser = rows.RowParser("a.csv", ["c", "skip", "n", "y"], spec)
+  assert parser.parse([" Paris ", "s", " 2.5 ", "yes"], "a.csv:2") == {
+      "c": [b"Paris"], "n": [2.5], "y": [b"yes"]}
+  assert parser.parse(["?", "s", "", "no"], "a.csv:3") == {"c": [], "n": [], "y": [b"no"]}
+  assert parser.parse(["x", "s", "1", "?"], "a.csv:4") is None  # no label: skipped
+  assert parser.label_of(["x", "s", "1", " no "]) == "no"
+  with pytest.raises(DataError, match=r"a.csv:5: expected 4 fields, found 5"):
+    parser.parse(["x", "s", "1", "y", "extra"], "a.csv:5")

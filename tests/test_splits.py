@@ -11,6 +11,10 @@ from components.csv_ingest.errors import DataError
 
 HEADER = ["id", "size", "species"]
 EIGHT_TWO = (("train", 8), ("eval", 2))
+# SHA-256 of the key's text (or of the row's cells joined by \x1f), first 8 bytes,
+# modulo the buckets: computed once, and pinned.
+PINNED_KEYS = [0, 0, 0, 1, 0, 0, 1, 0]
+PINNED_ROWS = [0, 0, 0, 0, 1, 0, 2, 0]
 
 
 def _splitter(key=None, buckets=EIGHT_TWO):
@@ -97,3 +101,45 @@ def test_counts_merge_across_files_as_if_read_at_once():
       splits.SplitCounts.from_dict(spec, b.to_dict()))
   assert merged.to_dict() == whole.to_dict()
   assert merged.distinct_keys == 7
+
+
+def test_the_split_of_a_key_is_pinned():
+  """Splits must not move between versions: a row that moved would change the data
+  digest, and a rerun on unchanged data would train from scratch."""
+  s = _splitter(key="id", buckets=(("train", 8), ("eval", 2)))
+  assert [s.split_of([k, "1", "A"]) for k in ("a", "b", "c", "d", "e", "f", "g", "h")] == \
+      PINNED_KEYS
+  whole = _splitter(key=None, buckets=(("train", 3), ("eval", 1), ("test", 1)))
+  assert [whole.split_of([str(i), "x", "y"]) for i in range(8)] == PINNED_ROWS
+
+
+def test_keys_stop_being_tracked_past_a_thousand():
+  spec = splits.SplitSpec(buckets=EIGHT_TWO, key="k")
+  counts = splits.SplitCounts(spec)
+  for i in range(1001):
+    counts.add(0, "", f"key{i}")
+  assert counts.distinct_keys is None and counts.to_dict()["keys"] is None
+  small = splits.SplitCounts(spec)
+  small.add(1, "", "only")
+  merged = small.merge(counts)
+  assert merged.distinct_keys is None and merged.total("train") == 1001
+  assert merged.rows["eval"] == {"": 1}
+
+
+def test_many_keys_blame_the_buckets_not_the_key():
+  spec = splits.SplitSpec(buckets=EIGHT_TWO, key="k", min_rows=50)
+  counts = splits.SplitCounts(spec)
+  for i in range(120):
+    counts.add(0, "", f"key{i}")
+  counts.add(1, "", "other")
+  with pytest.raises(DataError) as e:
+    counts.check()
+  assert str(e.value) == ("split 'eval' has 1 rows, fewer than data.min_split_rows (50): "
+                          "add rows, or give the split more hash buckets (data.*_buckets)")
+
+
+def test_describe_shows_rows_and_the_largest_classes():
+  counts = _counts({"train": {"a": 6, "b": 3, "c": 1}, "eval": {}})
+  assert counts.describe("train", max_classes=2) == (
+      "train        10 rows  (a: 6 (60%), b: 3 (30%), and 1 more classes)")
+  assert counts.describe("eval") == "eval          0 rows"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 from typing import BinaryIO, Callable, Iterator, Optional
 
 from components.csv_ingest.errors import DataError
@@ -63,17 +62,35 @@ def _utf8_lines(path: str, stream: BinaryIO) -> Iterator[str]:
     offset += len(raw)
 
 
-def _utf16_lines(path: str, stream: BinaryIO, codec: str) -> Iterator[str]:
-  text = io.TextIOWrapper(stream, encoding=codec, errors="strict", newline="")
-  number = 0
-  try:
-    for number, line in enumerate(text, start=1):
+def _utf16_lines(path: str, stream: BinaryIO, codec: str, skipped: int) -> Iterator[str]:
+  """Decoded lines, split on '\\n' only (as the csv module needs); a byte that does
+  not decode is reported with its line and byte offset, like UTF-8's."""
+  decoder = codecs.getincrementaldecoder(codec)("strict")
+  number, pending, offset = 1, "", skipped
+
+  def lines(text: str, final: bool = False):
+    nonlocal number, pending
+    *complete, pending = (pending + text).split("\n")
+    out = [line + "\n" for line in complete]
+    if final and pending:
+      out, pending = out + [pending], ""
+    for line in out:
       if "\x00" in line:
         raise DataError(f"{path}:{number}: NUL character: not a text CSV")
+      number += 1
       yield line
-  except UnicodeDecodeError:
-    raise DataError(f"{path}:{number + 1}: not valid {codec.upper()}: the file is "
-                    "damaged or mixes encodings") from None
+
+  while chunk := stream.read(1 << 16):
+    try:
+      text = decoder.decode(chunk)
+    except UnicodeDecodeError as e:
+      before = chunk[:e.start].decode(codec, errors="ignore")
+      line = number + (pending + before).count("\n")
+      raise DataError(f"{path}:{line}: not valid {codec.upper()}: bytes at byte offset "
+                      f"{offset + e.start}; the file is damaged or mixes encodings") from None
+    offset += len(chunk)
+    yield from lines(text)
+  yield from lines(decoder.decode(b"", final=True), final=True)
 
 
 class CsvFile:
@@ -88,7 +105,7 @@ class CsvFile:
     self._stream = opener(path)
     self._stream.read(skip)
     lines = (_utf8_lines(path, self._stream) if codec == "utf-8"
-             else _utf16_lines(path, self._stream, codec))
+             else _utf16_lines(path, self._stream, codec, skip))
     # strict: an unclosed quote is an error, not a field that swallows the file.
     self._reader = csv.reader(lines, strict=True)
     self._end_line = 0  # the physical line the last record ended on
