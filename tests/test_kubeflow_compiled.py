@@ -118,10 +118,17 @@ def test_compile_errors_leave_no_file(tmp_path):
   assert list(tmp_path.iterdir()) == []
 
 
-def _driver_style_examples_input() -> dict:
+# How an upstream artifact's type arrives from open-source KFP: empty, as we read
+# the MLMD-based driver; or a generic system.* title, as sky-uk/kfp-operator's
+# tfx-patch (provider-service/kfp/tfx-patch) reports from live clusters.
+ARRIVING_TYPES = {"empty instance schema": {"instanceSchema": ""},
+                  "system.Dataset title": {"schemaTitle": "system.Dataset"}}
+
+
+def _driver_style_examples_input(arriving_type=None) -> dict:
   """An upstream Examples artifact as the open-source KFP driver hands it over."""
   return {"inputs": {"artifacts": {"examples": {"artifacts": [{
-      "name": "7", "type": {"instanceSchema": ""},
+      "name": "7", "type": arriving_type or ARRIVING_TYPES["empty instance schema"],
       "uri": "minio://mlpipeline/v2/artifacts/p/run/Ingest/u/examples",
       "metadata": {"split_names": '["train", "eval"]', "display_name": "examples"}}]}}},
       "outputs": {"artifacts": {
@@ -140,18 +147,23 @@ def _parse_inputs(executor_input: dict):
   return utils.parse_raw_artifact_dict(message.inputs.artifacts, {})
 
 
-def test_stock_tfx_runner_fails_on_what_the_kfp_driver_hands_over():
-  """Why the entrypoint exists: TFX cannot type an artifact with an empty schema."""
-  with pytest.raises(AttributeError):
-    _parse_inputs(_driver_style_examples_input())
+@pytest.mark.parametrize("arriving", ARRIVING_TYPES)
+def test_stock_tfx_runner_fails_on_what_the_kfp_driver_hands_over(arriving):
+  """Why the entrypoint exists: TFX cannot type an artifact that arrives without
+  its TFX type (empty schema, or a system.* title it has no class for)."""
+  with pytest.raises((AttributeError, ImportError)):
+    examples = _parse_inputs(_driver_style_examples_input(ARRIVING_TYPES[arriving]))
+    assert examples["examples"][0].type_name == "Examples"  # a wrong type fails too
 
 
-def test_entrypoint_types_inputs_from_the_spec_and_works_on_launcher_paths(compiled):
+@pytest.mark.parametrize("arriving", ARRIVING_TYPES)
+def test_entrypoint_types_inputs_from_the_spec_and_works_on_launcher_paths(compiled, arriving):
   _, path, _ = compiled
   spec, _ = kfp_launcher.load_spec(path)
   inputs_spec = spec["components"]["StatisticsGen"]["inputDefinitions"]
   adapted = entrypoint.adapt_executor_input(
-      _driver_style_examples_input(), inputs_spec, lambda u: entrypoint.to_local(u, "/pod"))
+      _driver_style_examples_input(ARRIVING_TYPES[arriving]), inputs_spec,
+      lambda u: entrypoint.to_local(u, "/pod"))
   examples = _parse_inputs(adapted)["examples"][0]
   assert examples.type_name == "Examples"
   assert json.loads(examples.split_names) == ["train", "eval"]

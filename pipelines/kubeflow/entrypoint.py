@@ -7,9 +7,13 @@ adapted to what the open-source KFP v2 driver and launcher hand over.
 TFX's runner (tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor)
 was written for Vertex. On open-source KFP (backend/src/v2 in kubeflow/pipelines):
 
-1. Upstream artifacts arrive with an empty type (`instanceSchema: ""`: the driver
-   does not read the type back from MLMD), and TFX fails on them. The compiled
-   inputs spec, which TFX passes alongside, has the real type: use that.
+1. Upstream artifacts do not arrive with their TFX type: with an empty type
+   (`instanceSchema: ""`, as we read the MLMD-based driver: it does not read the
+   type back from MLMD), or with a generic `system.*` title such as
+   `system.Dataset` (what sky-uk/kfp-operator's tfx-patch, written against live
+   clusters, reports and infers types from metadata keys for). TFX fails on both.
+   The compiled inputs spec, which TFX passes alongside, declares the real type:
+   it always wins.
 2. The driver may add an `executor-logs` output of type `system.Artifact`, which
    no TFX class matches. The launcher writes that one itself: hide it from TFX.
 3. Artifact URIs are object-store URIs (`minio://`, `s3://`, `gs://`). TensorFlow
@@ -72,8 +76,7 @@ def adapt_executor_input(executor_input: dict, inputs_spec: dict,
                 for name, spec in inputs_spec.get("artifacts", {}).items()}
   for name, artifacts in executor_input.get("inputs", {}).get("artifacts", {}).items():
     for artifact in artifacts.get("artifacts", []):
-      artifact_type = artifact.get("type") or {}
-      if not any(artifact_type.values()) and name in spec_types:
+      if name in spec_types:  # what the pipeline declared, whatever arrived
         artifact["type"] = spec_types[name]
       artifact["uri"] = localize(artifact.get("uri", ""))
   outputs = executor_input.get("outputs", {}).get("artifacts", {})
