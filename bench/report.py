@@ -17,7 +17,8 @@ from pathlib import Path
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 README_MD = BENCHMARKS_MD.parent / "README.md"
-_FIGURES = re.compile(r"<!-- bench:(\S+) -->.*?<!-- figures (\{.*?\}) -->", re.S)
+_SECTION = re.compile(r"<!-- bench:(\S+) -->(.*?)<!-- /bench:\1 -->", re.S)
+_FIGURES = re.compile(r"<!-- figures (\{.*?\}) -->")
 # What the README shows for a figure no benchmark has written yet.
 NOT_MEASURED = "(not measured yet)"
 _QUOTED = re.compile(r"<!-- fig:(\S+?) -->(.*?)<!-- /fig -->", re.S)
@@ -67,8 +68,9 @@ def write_section(key: str, title: str, command: str, body: str,
 def figures(benchmarks: str) -> dict[str, str]:
   """'section.name' -> value, for every figure BENCHMARKS.md carries."""
   out = {}
-  for key, blob in _FIGURES.findall(benchmarks):
-    out.update({f"{key}.{name}": value for name, value in json.loads(blob).items()})
+  for key, section in _SECTION.findall(benchmarks):  # a section's own figures only
+    for blob in _FIGURES.findall(section):
+      out.update({f"{key}.{name}": value for name, value in json.loads(blob).items()})
   return out
 
 
