@@ -50,14 +50,19 @@ def reference_run(transformed, tmp_path_factory):
   return config, record
 
 
-def _kill_when(proc, crashed, moment: str, after: float) -> None:
-  """SIGKILL the training process `after` seconds into its training loop, or the
-  instant a checkpoint write is seen in progress (TF writes into `ckpt-N_temp/`)."""
+def _kill_when(proc, crashed, moment, epoch_seconds: float = 0.0) -> None:
+  """SIGKILL the training process at `moment`: `(epochs, fraction)` kills it `fraction`
+  of an epoch after it reports `epochs` finished epochs; "during a checkpoint write"
+  kills it the instant TF is seen writing into `ckpt-N_temp/`."""
   deadline = time.monotonic() + 300
-  if moment == "random":
+  if isinstance(moment, tuple):
+    epochs, fraction = moment
     while "training from step" not in proc.stdout.readline():
       assert proc.poll() is None, "training ended before it could be killed"
-    time.sleep(after)
+    for _ in range(epochs):
+      while not proc.stdout.readline().startswith("step "):
+        assert proc.poll() is None, "training ended before it could be killed"
+    time.sleep(fraction * epoch_seconds)
   else:
     while not any(n.endswith("_temp") for n in (os.listdir(crashed) if crashed.is_dir()
                                                   else [])):
@@ -73,18 +78,21 @@ def test_sigkill_at_any_moment_loses_at_most_one_interval(transformed, reference
                                                            tmp_path, moment):
   _, transform_dir, examples_dir = transformed
   config, reference = reference_run
-  # A random moment of the training loop; seeded per run, and printed on failure so
-  # that a failing moment can be replayed.
+  # A random moment of the training loop, seeded per run and printed on failure so
+  # that it can be replayed: after 0-8 of the 10 epochs, then up to half an epoch
+  # more. Counting epochs from the job's own progress lines (rather than seconds of
+  # the reference run) keeps the kill inside the loop however fast this run goes.
   seed = int(os.environ.get("KILL_SEED", time.time_ns() % 10**6))
-  at = random.Random(seed).uniform(0.0, 0.95) * reference["seconds"]
+  rng = random.Random(seed)
+  at = (rng.randrange(0, 9), rng.uniform(0.0, 0.5)) if moment == "random" else moment
   crashed = tmp_path / "crashed"
   proc = _job(config, transform_dir, examples_dir, crashed)
-  _kill_when(proc, crashed, moment, at)
+  _kill_when(proc, crashed, at, reference["seconds"] / 10)
   complete_at_kill = (checkpoints.list_steps(str(crashed)) or [0])[-1]
   cut_off = [n for n in os.listdir(crashed) if n.endswith("_temp")] if crashed.is_dir() else []
 
   resumed, out = _finish(_job(config, transform_dir, examples_dir, crashed))
-  when = (f"{at:.2f}s into a {reference['seconds']:.1f}s loop, KILL_SEED={seed}"
+  when = (f"{at[1]:.2f} of an epoch after epoch {at[0]}, KILL_SEED={seed}"
           if moment == "random" else moment)
   where = f"(killed {when}; {len(cut_off)} write(s) cut off)"
   print(where)  # with -s: which moment this run hit
