@@ -184,6 +184,19 @@ class Toleration(_Strict):
   effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = None
 
 
+class BeamConfig(_Strict):
+  """How a local run executes its Beam steps (Ingest, statistics, Transform, TFMA).
+
+  in_process runs them in the pipeline's own process (no worker start-up, no
+  second TensorFlow import); multi_processing spreads them over worker
+  processes, which pays once the data is large. auto picks by input size."""
+  mode: Literal["auto", "in_process", "multi_processing"] = "auto"
+  # auto: in process up to this much CSV input.
+  in_process_max_mb: float = pydantic.Field(256.0, gt=0)
+  # multi_processing: worker processes (0: one per core, less one for the driver).
+  workers: int = pydantic.Field(0, ge=0)
+
+
 class KubeflowConfig(_Strict):
   """How `tpctl compile` lays the pipeline out on Kubernetes (not used locally)."""
   # One image runs every step (see containers/Dockerfile).
@@ -219,8 +232,7 @@ class PipelineConfig(_Strict):
   # Stable checkpoint location, outside the per-execution artifact URIs, so that
   # retries and reruns resume; defaults to <run_dir>/checkpoints.
   checkpoint_dir: Optional[str] = None
-  # Local runs: Beam DirectRunner worker processes (0: one per core, less one).
-  beam_workers: int = pydantic.Field(0, ge=0)
+  beam: BeamConfig = BeamConfig()
   data: DataConfig = DataConfig()
   task: TaskConfig = TaskConfig()
   features: FeaturesConfig = FeaturesConfig()
@@ -230,6 +242,9 @@ class PipelineConfig(_Strict):
   checkpoint_selection: CheckpointSelectionConfig = CheckpointSelectionConfig()
   evaluator: EvaluatorConfig = EvaluatorConfig()
   kubeflow: KubeflowConfig = KubeflowConfig()
+  # Set by for_step() only: this config is one step's view, with the sections the
+  # step does not read left at their defaults (so whole-config checks do not apply).
+  step_view: Optional[str] = None
 
   @pydantic.model_validator(mode="after")
   def _columns_are_consistent(self):
@@ -241,7 +256,8 @@ class PipelineConfig(_Strict):
       raise ValueError("no features configured")
     if self.task.label in features:
       raise ValueError(f"label {self.task.label!r} is also listed as a feature")
-    if (self.task.type != TaskType.BINARY and self.evaluator.lower_bound is None
+    if (self.step_view is None and self.task.type != TaskType.BINARY
+        and self.evaluator.lower_bound is None
         and self.evaluator.upper_bound is None):
       raise ValueError(f"evaluator.lower_bound or evaluator.upper_bound is required "
                        f"for a {self.task.type.value} task (the blessing threshold)")
@@ -288,6 +304,17 @@ class PipelineConfig(_Strict):
   def from_json(cls, text: str) -> "PipelineConfig":
     return cls.model_validate_json(text)
 
+  def for_step(self, step: str) -> "PipelineConfig":
+    """The config as one step sees it: the sections the step reads, everything
+    else at its default. TFX's cache keys a step on its properties, so a change
+    the step cannot see (say trainer.train_steps, for Transform) leaves it cached."""
+    reads = _STEP_READS[step]
+    kept = self.model_dump(include=reads["sections"])
+    if "trainer" in kept:
+      kept["trainer"] = {k: v for k, v in kept["trainer"].items()
+                         if k not in reads.get("trainer_ignores", ())}
+    return PipelineConfig.model_validate({**kept, "step_view": step})
+
   def training_fingerprint(self) -> str:
     """A short hash of everything that defines a training run's trajectory.
 
@@ -303,6 +330,22 @@ class PipelineConfig(_Strict):
                 "trainer": trainer}
     blob = json.dumps(relevant, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
+
+
+# What each step with our code reads from the config (see PipelineConfig.for_step).
+# A section missing here is invisible to that step: a test checks that changing it
+# does not change what the step does.
+_STEP_READS = {
+    "transform": {"sections": {"task", "features", "transform"}},
+    # Trials have their own step budget, and keep no checkpoints to manage.
+    "tuner": {"sections": {"task", "features", "transform", "tuner", "trainer"},
+              "trainer_ignores": {"train_steps", "num_checkpoints", "keep_checkpoints",
+                                  "early_stopping", "resume_from", "resume_learning_rate"}},
+    "trainer": {"sections": {"pipeline_name", "task", "features", "transform", "trainer",
+                             "checkpoint_selection"}},
+    "checkpoint_evaluator": {"sections": {"pipeline_name", "task", "features", "transform",
+                                          "trainer", "checkpoint_selection"}},
+}
 
 
 def _describe(error: dict) -> str:
@@ -344,6 +387,8 @@ def load_config(path: Optional[str | os.PathLike] = None,
     for p in parents:
       holder = holder.setdefault(p, {})
     holder[leaf] = value
+  if "step_view" in raw:
+    raise ConfigError(f"{source}: step_view is set by the pipeline, not in a config")
   try:
     config = PipelineConfig.model_validate(raw)
   except pydantic.ValidationError as e:

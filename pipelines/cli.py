@@ -49,8 +49,16 @@ def _parser() -> argparse.ArgumentParser:
       description="Ingest, transform, tune, train with checkpoints, pick the best "
       "checkpoint, evaluate and push if blessed. Prints progress per component and "
       "a summary at the end."))
+  run.add_argument("--beam-mode", choices=["auto", "in_process", "multi_processing"],
+                   help="how the Beam steps run: in this process (fast for small data), "
+                   "in worker processes, or auto: by input size, see beam.in_process_max_mb "
+                   "(default: beam.mode in the config, auto)")
   run.add_argument("--beam-workers", type=int, metavar="N",
-                   help="Beam DirectRunner worker processes (default: cores - 1)")
+                   help="multi_processing: Beam worker processes (default: cores - 1)")
+  run.add_argument("--no-cache", action="store_true",
+                   help="run every step, even those whose inputs, settings and code are "
+                   "unchanged since an earlier run in this run directory (by default they "
+                   "are reused and shown as 'cached')")
   run.add_argument("--resume-from", metavar="CKPT",
                    help="fine-tune: start from a checkpoint of an earlier training run: "
                    "'latest', a step of the latest run, or a checkpoint path")
@@ -135,7 +143,9 @@ def _load(args):
   if getattr(args, "image", None):
     overrides["kubeflow.image"] = args.image
   if getattr(args, "beam_workers", None) is not None:
-    overrides["beam_workers"] = args.beam_workers
+    overrides["beam.workers"] = args.beam_workers
+  if getattr(args, "beam_mode", None):
+    overrides["beam.mode"] = args.beam_mode
   if getattr(args, "resume_from", None):
     overrides["trainer.resume_from"] = args.resume_from
   if getattr(args, "learning_rate", None) is not None:
@@ -162,7 +172,7 @@ def _cmd_check(args) -> int:
 def _cmd_run(args) -> int:
   from pipelines import local_runner
   config = _load(args)
-  summary = local_runner.run(config)
+  summary = local_runner.run(config, cache=not args.no_cache)
   from pipelines.pipeline import blessing_metric_key  # TFX: after the pre-flight
   print("\n".join(["", "== summary =="] + summary.lines(
       blessing_metric_key(config), config.blessing_threshold())))

@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pipelines import preflight
+from pipelines import beam_runner, preflight
 from components.config import ConfigError, PipelineConfig
 from pipelines.errors import PipelineFailed
 
 _NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
+_CACHE_HIT = re.compile(r"A cached execution \d+ is used\.")
 _DATA_ERROR = re.compile(r"DataError: ([^\n]+)")
 
 
@@ -50,9 +51,14 @@ class _ProgressHandler(logging.Handler):
     super().__init__(logging.INFO)
     self._total, self._say, self._started, self._done = total, say, {}, 0
     self.running: str | None = None  # the component in progress, if any
+    self.cached: list[str] = []  # components whose earlier outputs were reused
 
   def emit(self, record: logging.LogRecord) -> None:
-    match = _NODE_EVENT.fullmatch(record.getMessage())
+    message = record.getMessage()
+    if self.running and _CACHE_HIT.fullmatch(message):
+      self.cached.append(self.running)
+      return
+    match = _NODE_EVENT.fullmatch(message)
     if not match:
       return
     node, event = match.groups()
@@ -63,6 +69,10 @@ class _ProgressHandler(logging.Handler):
     else:
       self.running = None
       self._done += 1
+      if node in self.cached:
+        self._say(f"[{self._done}/{self._total}] {node} cached (inputs, settings and "
+                  f"code unchanged since an earlier run)")
+        return
       took = time.monotonic() - self._started.get(node, time.monotonic())
       self._say(f"[{self._done}/{self._total}] {node} done in {took:.1f}s")
 
@@ -108,8 +118,9 @@ def _progress_on_console(log_file: Path, total: int,
     tf_logger.handlers = saved[3]
 
 
-def run(config: PipelineConfig, say: Callable[[str], None] = print):
-  """Runs the pipeline; returns a run_summary.RunSummary."""
+def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bool = True):
+  """Runs the pipeline; returns a run_summary.RunSummary. With `cache`, steps whose
+  inputs, settings and code are unchanged since an earlier run here are reused."""
   # Bad input fails here, before anything heavy is imported or anything written.
   data_dir = preflight.resolve_data_dir(config)
   summary = preflight.check(config, data_dir)
@@ -118,11 +129,13 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print):
   say(f"data: {summary.rows:,} rows in {len(summary.files)} file(s) under {data_dir}")
   for line in preflight.split_lines(config, summary):
     say(line)
+  beam = beam_runner.choose(config.beam, sum(os.path.getsize(f.path) for f in summary.files))
+  say(beam.describe())
   with _stderr_to(log_file):
     # TensorFlow is imported here, so that its start-up lines land in the log.
     from tfx import v1 as tfx
     from pipelines import run_summary
-    from pipelines.pipeline import beam_pipeline_args, create_pipeline
+    from pipelines.pipeline import create_pipeline
 
     _check_resume_from(config)
     pipeline = create_pipeline(
@@ -130,7 +143,7 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print):
         serving_dir=config.serving_path, checkpoint_root=config.checkpoint_root,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path),
-        beam_pipeline_args=beam_pipeline_args(config.beam_workers))
+        beam_pipeline_args=beam.args(), enable_cache=cache)
     with _progress_on_console(log_file, len(pipeline.components), say) as progress:
       try:
         tfx.orchestration.LocalDagRunner().run(pipeline)

@@ -5,7 +5,6 @@ ingest -> statistics -> schema -> transform -> tuner -> trainer
 """
 from __future__ import annotations
 
-import os
 from typing import Optional, Union
 
 import tensorflow_model_analysis as tfma
@@ -15,6 +14,7 @@ from components import features
 from components.checkpoint_evaluator.component import CheckpointEvaluator
 from components.csv_ingest.component import csv_ingest
 from components.config import PipelineConfig, TaskType
+from pipelines import code_version
 
 # Module paths, not module files: the code is installed in the image, so nothing
 # has to be staged to the pipeline root for the executors to import it.
@@ -33,14 +33,6 @@ _EXTRA_METRICS = {
     TaskType.MULTICLASS: [],
     TaskType.REGRESSION: ["MeanAbsoluteError"],
 }
-
-
-def beam_pipeline_args(workers: int = 0) -> list[str]:
-  """DirectRunner in multi-processing mode. By default one worker per core, less
-  one for the driver process, which is busy too: on 2 cores, 2 workers made the
-  whole pipeline slower than 1 (see BENCHMARKS.md)."""
-  workers = workers or max(1, (os.cpu_count() or 1) - 1)
-  return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
 
 
 def blessing_metric_key(config: PipelineConfig) -> str:
@@ -79,14 +71,22 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
                     train_args: Union[str, Param, None] = None,
                     push_destination: Union[Param, None] = None,
                     metadata_connection_config=None,
-                    beam_pipeline_args: Optional[list[str]] = None) -> tfx.dsl.Pipeline:
+                    beam_pipeline_args: Optional[list[str]] = None,
+                    enable_cache: bool = False) -> tfx.dsl.Pipeline:
   """`train_args` and `push_destination` (JSON of TrainArgs / PushDestination)
-  override the step budget and `serving_dir` when given."""
-  config_json = config.to_json()
+  override the step budget and `serving_dir` when given.
+
+  With `enable_cache`, a step whose inputs, settings and code are unchanged since
+  an earlier run reuses that run's outputs. Each step is therefore given only the
+  config sections it reads, and the digest of its code (see code_version)."""
   d = config.data
 
-  ingest = csv_ingest(data_dir, features.column_spec(config),
-                      features.split_spec(config)).with_id("Ingest")
+  def step_config(step: str, entry_module: str) -> dict[str, str]:
+    return {"config": config.for_step(step).to_json(),
+            "code": code_version.digest(entry_module)}
+
+  ingest = csv_ingest(data_dir, features.column_spec(config), features.split_spec(config),
+                      code_version.digest("components.csv_ingest.executor")).with_id("Ingest")
   statistics = tfx.components.StatisticsGen(examples=ingest.outputs["examples"])
   if d.schema_file:
     schema = tfx.components.ImportSchemaGen(schema_file=d.schema_file)
@@ -94,7 +94,8 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
     schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"])
   transform = tfx.components.Transform(
       examples=ingest.outputs["examples"], schema=schema.outputs["schema"],
-      preprocessing_fn=PREPROCESSING_FN, custom_config={"config": config_json},
+      preprocessing_fn=PREPROCESSING_FN,
+      custom_config=step_config("transform", PREPROCESSING_FN.rpartition(".")[0]),
       # StatisticsGen already describes the raw data; skipping Transform's own
       # pre/post-transform statistics saves a third of its time.
       disable_statistics=True,
@@ -109,7 +110,7 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
         transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(num_steps=config.tuner.steps_per_trial),
         eval_args=tfx.proto.EvalArgs(num_steps=0),
-        custom_config={"config": config_json})
+        custom_config=step_config("tuner", TUNER_FN.rpartition(".")[0]))
     best_hyperparameters = tuner.outputs["best_hyperparameters"]
     components.append(tuner)
 
@@ -119,12 +120,14 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
       hyperparameters=best_hyperparameters,
       train_args=train_args or tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
       eval_args=tfx.proto.EvalArgs(num_steps=0),
-      custom_config={"config": config_json, "checkpoint_root": checkpoint_root})
+      custom_config={**step_config("trainer", RUN_FN.rpartition(".")[0]),
+                     "checkpoint_root": checkpoint_root})
   checkpoint_evaluator = CheckpointEvaluator(
       training=trainer.outputs["model"],
       examples=ingest.outputs["examples"],
       transform_graph=transform.outputs["transform_graph"],
-      config=config_json)
+      config=config.for_step("checkpoint_evaluator").to_json(),
+      code=code_version.digest(CheckpointEvaluator.__module__))
   evaluator = tfx.components.Evaluator(
       examples=ingest.outputs["examples"], model=checkpoint_evaluator.outputs["model"],
       eval_config=eval_config(config))
@@ -138,4 +141,4 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
   return tfx.dsl.Pipeline(
       pipeline_name=config.pipeline_name, pipeline_root=pipeline_root,
       components=components, metadata_connection_config=metadata_connection_config,
-      beam_pipeline_args=beam_pipeline_args or [])
+      beam_pipeline_args=beam_pipeline_args or [], enable_cache=enable_cache)

@@ -22,6 +22,7 @@ class RunSummary:
   stopped_early: Optional[dict] = None
   blessed: Optional[bool] = None
   pushed_to: Optional[str] = None
+  push_cached: bool = False  # the Pusher's outputs were reused from an earlier run
   tfma_metrics: dict = dataclasses.field(default_factory=dict)
 
   def lines(self, blessing_metric: str, threshold: tuple) -> list[str]:
@@ -43,7 +44,10 @@ class RunSummary:
     lower, upper = threshold
     bound = " and ".join(b for b in [f">= {lower}" if lower is not None else "",
                                     f"<= {upper}" if upper is not None else ""] if b)
-    if self.pushed_to:
+    if self.pushed_to and self.push_cached:
+      out.append(f"nothing new to push: nothing changed since an earlier run pushed "
+                 f"{self.pushed_to}")
+    elif self.pushed_to:
       out.append(f"pushed: {self.pushed_to}")
     elif self.blessed is False:
       value = self.tfma_metrics.get(blessing_metric)
@@ -92,6 +96,9 @@ def latest_run(metadata_path: str) -> RunSummary:
   summary = RunSummary(run_id=run.name)
   executions = store.get_executions_by_context(run.id)
   events = store.get_events_by_execution_ids([e.id for e in executions])
+  cached = {e.id for e in executions
+            if e.last_known_state == metadata_store_pb2.Execution.CACHED}
+  cached_outputs = {e.artifact_id for e in events if e.execution_id in cached}
   out_ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
   types = {t.id: t.name for t in store.get_artifact_types()}
   for a in store.get_artifacts_by_id(out_ids):
@@ -116,4 +123,5 @@ def latest_run(metadata_path: str) -> RunSummary:
       summary.blessed = _value(a, "blessed") == 1
     elif kind == "PushedModel" and _value(a, "pushed") == 1:
       summary.pushed_to = _value(a, "pushed_destination")
+      summary.push_cached = a.id in cached_outputs
   return summary

@@ -33,8 +33,11 @@ def CheckpointEvaluator(
     model: OutputArtifact[standard_artifacts.Model],
     evaluation: OutputArtifact[standard_artifacts.ModelEvaluation],
     config: Parameter[str],
+    code: Parameter[str],
 ) -> None:
-  """training: the Trainer's output; examples: the raw examples (eval split)."""
+  """training: the Trainer's output; examples: the raw examples (eval split);
+  code: a digest of this step's code, which only keys TFX's cache."""
+  del code
   cfg = PipelineConfig.from_json(config)
   with tf.io.gfile.GFile(os.path.join(path_utils.serving_model_path(training.uri),
                                       RECORD_FILE)) as f:

@@ -32,10 +32,10 @@ from components.csv_ingest.errors import DataError
 COUNTS_FILE = "split_counts.json"  # beside the Split-* directories
 
 
-def make_custom_config(columns: rows.ColumnSpec,
-                       split_spec: splits.SplitSpec) -> example_gen_pb2.CustomConfig:
+def make_custom_config(columns: rows.ColumnSpec, split_spec: splits.SplitSpec,
+                       code: str = "") -> example_gen_pb2.CustomConfig:
   struct = struct_pb2.Struct()
-  struct.update({"columns": columns.to_dict(), "splits": split_spec.to_dict()})
+  struct.update({"columns": columns.to_dict(), "splits": split_spec.to_dict(), "code": code})
   custom = example_gen_pb2.CustomConfig()
   custom.custom_config.Pack(struct)
   return custom

@@ -17,7 +17,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
-from pipelines import pipeline
+from pipelines import beam_runner, pipeline
 from components.config import PipelineConfig, StepResources
 from pipelines.kubeflow import parameters
 
@@ -56,10 +56,10 @@ def _resources(r: StepResources, accelerator: str) -> ResourceSpec:
   return spec
 
 
-def _beam_args(r: StepResources) -> list[str]:
-  # One Beam worker per requested core, less one for the driver (as locally).
+def _beam_args(config: PipelineConfig) -> list[str]:
+  r = config.kubeflow.resources
   cores = max(1, int(float(r.cpu.rstrip("m")) / (1000 if r.cpu.endswith("m") else 1)))
-  return pipeline.beam_pipeline_args(max(1, cores - 1))
+  return beam_runner.for_pod(config.beam, cores).args()
 
 
 def _platform_spec(config: PipelineConfig, executor_labels: dict[str, str]) -> dict:
@@ -104,7 +104,7 @@ def build(config: PipelineConfig) -> tfx.dsl.Pipeline:
       pipeline_root="",
       serving_dir=k.serving_dir, checkpoint_root=k.checkpoint_dir,
       train_args=params["train_args"], push_destination=params["push_destination"],
-      beam_pipeline_args=_beam_args(k.resources))
+      beam_pipeline_args=_beam_args(config))
   for component in tfx_pipeline.components:
     component.with_platform_config(_step_resources(config, component.id))
   return tfx_pipeline

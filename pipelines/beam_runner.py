@@ -1,0 +1,68 @@
+"""Which Beam runner the Beam steps (Ingest, statistics, Transform, TFMA) use.
+
+The runner is always named. Beam's `DirectRunner` first tries the Prism runner,
+whose binary it downloads at run time: offline that fails (and is logged) on
+every step, online every step would run on a binary no test here exercised. The
+FnApiRunner is what the DirectRunner falls back to, so name it.
+
+Small inputs run in process: a multi-processing worker is a new Python process
+that imports TensorFlow again, for every step, which costs more than the work
+itself on a few MB of CSV (see BENCHMARKS.md).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from components.config import BeamConfig
+
+RUNNER = "FnApiRunner"
+
+
+@dataclasses.dataclass(frozen=True)
+class BeamChoice:
+  mode: str  # "in_process" or "multi_processing"
+  workers: int
+  why: str
+
+  def args(self) -> list[str]:
+    if self.mode == "in_process":
+      return [f"--runner={RUNNER}", "--direct_running_mode=in_memory"]
+    return [f"--runner={RUNNER}", "--direct_running_mode=multi_processing",
+            f"--direct_num_workers={self.workers}"]
+
+  def describe(self) -> str:
+    how = ("in process" if self.mode == "in_process"
+           else f"{self.workers} worker process(es)")
+    return f"beam: {how} ({self.why})"
+
+
+def default_workers(cores: int | None = None) -> int:
+  """One per core, less one for the driver process, which is busy too."""
+  return max(1, (cores or os.cpu_count() or 1) - 1)
+
+
+def choose(beam: BeamConfig, input_bytes: int, cores: int | None = None) -> BeamChoice:
+  """The runner mode for `input_bytes` of CSV: as configured, or by size (auto)."""
+  workers = beam.workers or default_workers(cores)
+  mb = input_bytes / 1e6
+  if beam.mode == "in_process":
+    return BeamChoice("in_process", 1, "beam.mode in_process")
+  if beam.mode == "multi_processing":
+    return BeamChoice("multi_processing", workers, "beam.mode multi_processing")
+  if mb <= beam.in_process_max_mb:
+    return BeamChoice("in_process", 1,
+                      f"auto: {mb:.1f} MB of input <= beam.in_process_max_mb "
+                      f"{beam.in_process_max_mb:g}")
+  return BeamChoice("multi_processing", workers,
+                    f"auto: {mb:.1f} MB of input > beam.in_process_max_mb "
+                    f"{beam.in_process_max_mb:g}")
+
+
+def for_pod(beam: BeamConfig, cores: int) -> BeamChoice:
+  """On Kubeflow the input size is not known when compiling: by the step's cores.
+  With one worker to give, a worker process adds only its start-up."""
+  workers = beam.workers or default_workers(cores)
+  if beam.mode == "in_process" or (beam.mode == "auto" and workers == 1):
+    return BeamChoice("in_process", 1, f"{cores} core(s) per step")
+  return BeamChoice("multi_processing", workers, f"{cores} core(s) per step")
