@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import pipeline_vs_taxi, report
-
-CONFIG = pipeline_vs_taxi.CONFIG
+from bench import report
+from bench.common import CONFIG, fresh_run
 
 
 def _steps(work: Path) -> tuple[float, float, dict[str, float]]:
@@ -57,8 +56,8 @@ def main(argv=None) -> None:
   args = p.parse_args(argv)
   local, steps, compiles, tasks = [], [], [], []
   for i in range(args.rounds):
-    # The same timed `tpctl run` (taxi_like.yaml) as the taxi benchmark's.
-    local.append(pipeline_vs_taxi.run_once("local", pipeline_vs_taxi.ours_command))
+    # The same timed `tpctl run` (taxi_like.yaml) as bench/local_loop.py's.
+    local.append(fresh_run("local"))
     print(f"round {i + 1}: local {local[-1]:.1f}s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
       compiled, ran, per_task = _steps(Path(tmp))

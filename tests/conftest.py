@@ -18,18 +18,18 @@ from components.config import load_config  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 TPCTL = [sys.executable, "-m", "pipelines.cli"]
 
-# Small but complete: the tuner on, a few hundred steps, three checkpoints.
-# One trial: with the default search (4 trials of 300 steps) a rerun of the whole
-# pipeline did NOT resume in the suite run of 2026-12-01, although the search is
-# seeded and tests/test_tuner.py reproduces 2 short trials exactly: an open defect
-# (issue 18), left for the tuner rewrite (issue 10).
+# Small but complete: a few hundred steps, three checkpoints. The shared run keeps
+# the tuner's default search (4 trials of 300 steps): a rerun must resume with it.
 SMALL_TRAINING = """\
-tuner:
-  max_trials: 1
-  steps_per_trial: 50
 trainer:
   train_steps: 300
   num_checkpoints: 3
+"""
+# For runs that test something other than the search.
+ONE_TRIAL = """\
+tuner:
+  max_trials: 1
+  steps_per_trial: 50
 """
 SMALL_CONFIG = """\
 run_dir: run

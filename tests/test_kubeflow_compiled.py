@@ -13,12 +13,12 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from components.config import load_config
 from pipelines.kubeflow import entrypoint
 from pipelines.kubeflow import local_launcher as kfp_launcher
-from tests.conftest import SMALL_TRAINING, write_config
+from tests.conftest import ONE_TRIAL, SMALL_TRAINING, write_config
 
 TASKS = ["Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
          "CheckpointEvaluator", "Evaluator", "Pusher"]
 
-CONFIG = SMALL_TRAINING + """\
+CONFIG = SMALL_TRAINING + ONE_TRIAL + """\
 pipeline_name: tp-kfp
 kubeflow:
   image: registry.example.com/tp:test

@@ -1,6 +1,9 @@
 """The one pipeline definition: which components it holds for a given config."""
 from __future__ import annotations
 
+import json
+
+import pytest
 import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
 
@@ -57,3 +60,42 @@ def test_the_pusher_pushes_only_what_the_evaluator_blessed():
   [blessing_metric] = [m for m in metrics.metrics if m.HasField("threshold")]
   assert blessing_metric.class_name == "AUC"
   assert blessing_metric.threshold.value_threshold.lower_bound.value == 0.6
+
+
+def _properties(config) -> dict[str, str]:
+  """Each step's properties as TFX's cache sees them (its key, with the inputs)."""
+  p = create_pipeline(config, data_dir="/data", pipeline_root="/root", serving_dir="/serving",
+                      checkpoint_root="/ckpt")
+  return {c.id: json.dumps(c.exec_properties, sort_keys=True, default=str)
+          for c in p.components}
+
+
+@pytest.mark.parametrize("change, steps", [
+    ({"trainer.train_steps": 1500}, {"Trainer", "CheckpointEvaluator"}),
+    ({"trainer.early_stopping.enabled": True}, {"Trainer", "CheckpointEvaluator"}),
+    ({"trainer.hyperparameters.embedding_dim": 4},
+     {"Tuner", "Trainer", "CheckpointEvaluator"}),
+    ({"tuner.max_trials": 2}, {"Tuner"}),
+    ({"transform.vocab_size": 50},
+     {"Transform", "Tuner", "Trainer", "CheckpointEvaluator"}),
+    ({"checkpoint_selection.mode": "max", "checkpoint_selection.metric": "auc"},
+     {"Trainer", "CheckpointEvaluator"}),
+    ({"evaluator.lower_bound": 0.7}, {"Evaluator"}),
+    ({"data.split_key": "payment_type"}, {"Ingest"}),
+])
+def test_a_config_change_reaches_exactly_the_steps_that_read_it(change, steps):
+  """With caching on, a step reruns when its properties change (or its inputs do,
+  which downstream steps then see as new artifacts)."""
+  before, after = _properties(load_config()), _properties(load_config(overrides=change))
+  assert {step for step in before if before[step] != after[step]} == steps
+
+
+def test_a_step_is_given_its_own_code_digest():
+  config = load_config()
+  p = create_pipeline(config, data_dir="/data", pipeline_root="/root", serving_dir="/serving",
+                      checkpoint_root="/ckpt")
+  by_id = {c.id: c for c in p.components}
+  code = {step: json.loads(by_id[step].exec_properties["custom_config"])["code"]
+          for step in ("Transform", "Tuner", "Trainer")}
+  assert code["Transform"] != code["Trainer"] != code["Tuner"]
+  assert by_id["CheckpointEvaluator"].exec_properties["code"]

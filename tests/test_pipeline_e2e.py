@@ -5,6 +5,9 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -31,7 +34,9 @@ def test_run_directory_holds_everything(small_run):
   run = config.run_path
   assert (run / "metadata.sqlite").is_file()
   assert (run / "pipeline_root").is_dir()
-  assert glob.glob(str(run / "logs" / "run-*.log"))
+  [log] = glob.glob(str(run / "logs" / "run-*.log"))
+  # The Beam runner is named: Beam's DirectRunner would try to download Prism.
+  assert "prism" not in open(log).read().lower()
   # TensorBoard event files from the Trainer's ModelRun.
   assert glob.glob(str(run / "pipeline_root" / "Trainer" / "model_run" / "*" / "events.out.tfevents.*"))
 
@@ -84,29 +89,102 @@ def test_selected_checkpoint_is_the_best_on_eval(small_run):
 
 
 @pytest.fixture()
-def copied_run(small_run, tmp_path):
-  """A copy of the end-to-end run's directory, to rerun without disturbing it."""
-  import shutil
+def run_in_place(small_run):
+  """The end-to-end run's own directory, to rerun in place, restored afterwards
+  (the tests run one at a time). In place, because TFX's cache keys a step on its
+  properties, which hold absolute paths: a copy elsewhere would never hit it."""
   config, _ = small_run
   workdir = config.run_path.parent
-  shutil.copytree(workdir, tmp_path / "copy", symlinks=True)
-  return tmp_path / "copy"
+  saved = workdir.with_name(workdir.name + "-saved")
+  shutil.copytree(workdir, saved, symlinks=True)
+  try:
+    yield workdir
+  finally:
+    shutil.rmtree(workdir)
+    saved.rename(workdir)
 
 
-def test_rerunning_the_pipeline_resumes_the_finished_training(copied_run):
+def _run_until(cwd, marker: str, env_path: str = "") -> str:
+  """`tpctl run` in `cwd`, SIGKILLed as soon as a console line matches the regex
+  `marker` (a crash at that moment); returns what it printed."""
+  from tests.conftest import REPO, TPCTL
+  proc = subprocess.Popen(
+      [*TPCTL, "run", "--config", "config.yaml"], cwd=cwd, stdout=subprocess.PIPE,
+      stderr=subprocess.DEVNULL, text=True,
+      env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [env_path, str(REPO)]))})
+  lines = []
+  for line in proc.stdout:
+    lines.append(line)
+    if re.search(marker, line):
+      proc.kill()
+      break
+  proc.wait(timeout=600)
+  out = "".join(lines)
+  assert re.search(marker, out), out[-3000:]
+  return out
+
+
+def _cached(out: str) -> set[str]:
+  return {name for name in COMPONENTS if f"] {name} cached" in out}
+
+
+def test_an_unchanged_rerun_reuses_every_step_and_pushes_nothing_new(run_in_place, small_run):
   from tests.conftest import run_tpctl
-  proc = run_tpctl("run", "--config", "config.yaml", cwd=copied_run)
+  config, _ = small_run
+  proc = run_tpctl("run", "--config", "config.yaml", cwd=run_in_place)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  # Ingest and Transform ran again, yet the data digest finds the same directory.
-  assert "[trainer] resumed from" in proc.stdout and "(step 300," in proc.stdout
-  assert "[trainer] step " not in proc.stdout  # nothing left to train
-  assert "pushed: " in proc.stdout
+  assert _cached(proc.stdout) == set(COMPONENTS)
+  assert "nothing new to push" in proc.stdout
+  assert len(os.listdir(config.serving_path)) == 1
 
 
-def test_resume_from_a_step_with_a_new_learning_rate(copied_run):
+def test_a_crash_in_training_loses_at_most_one_interval(run_in_place, small_run):
+  """Only the step budget changes: the steps before the Trainer are reused (the
+  tuner's default search included), and after a kill the rerun resumes from the
+  last checkpoint rather than step 0."""
+  from tests.conftest import run_tpctl
+  config, _ = small_run
+  text = (run_in_place / "config.yaml").read_text()
+  (run_in_place / "config.yaml").write_text(text.replace("train_steps: 300", "train_steps: 600")
+                                          .replace("num_checkpoints: 3", "num_checkpoints: 6"))
+  crashed = _run_until(run_in_place, r"\[trainer\] step 200/600")
+  assert _cached(crashed) == {"Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner"}
+
+  proc = run_tpctl("run", "--config", "config.yaml", cwd=run_in_place)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert _cached(proc.stdout) == {"Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner"}
+  resumed = re.search(r"\[trainer\] resumed from \S+/ckpt-(\d+) ", proc.stdout)
+  assert resumed and int(resumed.group(1)) >= 200, proc.stdout
+  assert "[trainer] step 100/600" not in proc.stdout
+  assert "[trainer] step 600/600" in proc.stdout
+  assert len(os.listdir(config.serving_path)) == 2  # the first run's model, and this one
+
+
+def test_changed_data_reruns_every_step_from_ingest(run_in_place):
+  data = run_in_place / "data"
+  rows = (data / "data.csv").read_text().splitlines(keepends=True)
+  data.unlink()  # a symlink to the shared slice
+  data.mkdir()
+  (data / "data.csv").write_text("".join(rows[:-20]))
+  out = _run_until(run_in_place, r"\] Transform (done|cached)")
+  assert _cached(out) == set()
+  assert "] Ingest done in" in out and "] StatisticsGen done in" in out
+
+
+def test_changed_transform_code_reruns_transform_not_ingest(run_in_place, tmp_path):
+  from tests.conftest import REPO
+  shutil.copytree(REPO / "components", tmp_path / "code" / "components",
+                  ignore=shutil.ignore_patterns("__pycache__"))
+  module = tmp_path / "code" / "components" / "transform_module.py"
+  module.write_text(module.read_text() + "\n# an edit\n")
+  out = _run_until(run_in_place, r"\] Transform (done|cached)", env_path=str(tmp_path / "code"))
+  assert _cached(out) == {"Ingest", "StatisticsGen", "SchemaGen"}
+
+
+def test_resume_from_a_step_with_a_new_learning_rate(run_in_place):
   from tests.conftest import run_tpctl
   proc = run_tpctl("run", "--config", "config.yaml", "--resume-from", "100",
-                   "--learning-rate", "0.0005", cwd=copied_run)
+                   "--learning-rate", "0.0005", cwd=run_in_place)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "/ckpt-100 at step 100, learning rate 0.0005" in proc.stdout
   assert "[trainer] step 200/300" in proc.stdout and "[trainer] step 300/300" in proc.stdout

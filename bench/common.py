@@ -1,0 +1,48 @@
+"""What several benchmarks share: the taxi-like config and one timed run."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+# Our pipeline configured like TFX's taxi example: tuner off, 1000 steps of batch 40.
+CONFIG = BENCH / "taxi_like.yaml"
+
+
+def ours_command(run_dir: Path, config: Path = CONFIG, *extra: str) -> list[str]:
+  return [sys.executable, "-m", "pipelines.cli", "run", "--config", str(config),
+          "--run-dir", str(run_dir), *extra]
+
+
+def timed(cmd: list[str], name: str) -> tuple[float, float, str]:
+  """Runs `cmd` from the repository root: (wall seconds, seconds to the first line
+  it printed, stdout). Exits naming `name` if it fails."""
+  began = time.monotonic()
+  proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+                                          "PYTHONPATH": str(REPO)})
+  first = proc.stdout.readline()
+  first_at = time.monotonic() - began
+  rest, err = proc.communicate()
+  took = time.monotonic() - began
+  if proc.returncode != 0:
+    sys.exit(f"{name} failed:\n{err[-3000:]}")
+  return took, first_at, first + rest
+
+
+def fresh_run(name: str) -> float:
+  """A full `tpctl run` of CONFIG in a fresh directory; its wall seconds."""
+  work = Path(tempfile.mkdtemp(prefix="bench-"))
+  try:
+    took, _, out = timed(ours_command(work / "run"), name)
+    if "pushed: " not in out:
+      sys.exit(f"{name} pushed no model:\n{out[-2000:]}")
+    return took
+  finally:
+    shutil.rmtree(work, ignore_errors=True)
