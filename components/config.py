@@ -387,6 +387,9 @@ def load_config(path: Optional[str | os.PathLike] = None,
     for p in parents:
       holder = holder.setdefault(p, {})
     holder[leaf] = value
+  if "beam_workers" in raw:  # renamed when Beam learned to run in process
+    raise ConfigError(f"{source}: beam_workers is now beam.workers (beam.mode chooses "
+                      f"between in process and worker processes)")
   if "step_view" in raw:
     raise ConfigError(f"{source}: step_view is set by the pipeline, not in a config")
   try:

@@ -28,6 +28,17 @@ def test_unknown_nested_key_is_named(tmp_path):
   assert str(e.value) == f"{path}: unknown key 'trainer.trian_steps'"
 
 
+def test_a_renamed_key_says_where_it_went(tmp_path):
+  path = _write(tmp_path, "beam_workers: 2\n")
+  with pytest.raises(ConfigError, match=r"config.yaml: beam_workers is now beam.workers"):
+    load_config(path)
+
+
+def test_a_step_view_cannot_come_from_a_config_file(tmp_path):
+  with pytest.raises(ConfigError, match="step_view is set by the pipeline"):
+    load_config(_write(tmp_path, "step_view: trainer\n"))
+
+
 def test_wrong_type_names_key_and_problem(tmp_path):
   path = _write(tmp_path, "trainer:\n  train_steps: many\n")
   with pytest.raises(ConfigError, match=r"trainer\.train_steps: .*integer"):

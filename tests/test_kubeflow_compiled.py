@@ -4,6 +4,7 @@ open-source KFP v2 driver and launcher do."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
@@ -140,10 +141,26 @@ def _driver_style_examples_input(arriving_type=None) -> dict:
           "outputFile": "/tmp/kfp_outputs/output_metadata.json"}}
 
 
+def _published_executor_input() -> dict:
+  """TFX's own test data for its Kubeflow V2 container entrypoint
+  (tfx/orchestration/kubeflow/v2/container/testdata/executor_invocation.json, in
+  the tfx wheel): an executor input in the shape a KFP backend that keeps TFX
+  types hands over, with gs:// URIs and custom properties as metadata. Its first
+  input is renamed to the name our StatisticsGen declares."""
+  import tfx.orchestration.kubeflow.v2.container as container
+  data = json.loads((Path(container.__file__).parent / "testdata"
+                     / "executor_invocation.json").read_text())
+  artifacts = data["inputs"]["artifacts"]
+  artifacts["examples"] = artifacts.pop("input_1")
+  del artifacts["input_2"]
+  return data
+
+
 def _parse_inputs(executor_input: dict):
   from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
   message = pipeline_spec_pb2.ExecutorInput()
-  json_format.ParseDict(executor_input, message)
+  # As TFX's Kubeflow V2 runner parses it (kubeflow_v2_run_executor.py).
+  json_format.ParseDict(executor_input, message, ignore_unknown_fields=True)
   return utils.parse_raw_artifact_dict(message.inputs.artifacts, {})
 
 
@@ -272,3 +289,18 @@ def test_trainer_job_names_a_wrong_artifact_path_and_writes_nothing(tmp_path):
       f"job: error: --examples {tmp_path}/no-such-run: no Split-train/ files; expected "
       "the Ingest step's examples artifact")
   assert not (tmp_path / "checkpoints").exists()
+
+
+def test_entrypoint_keeps_a_typed_input_as_tfx_publishes_it(compiled):
+  """The third shape: TFX's published executor input, already typed. The
+  entrypoint must not lose its type, custom properties or outputs."""
+  _, path, _ = compiled
+  spec, _ = kfp_launcher.load_spec(path)
+  inputs_spec = spec["components"]["StatisticsGen"]["inputDefinitions"]
+  adapted = entrypoint.adapt_executor_input(
+      _published_executor_input(), inputs_spec, lambda u: entrypoint.to_local(u, "/pod"))
+  examples = _parse_inputs(adapted)["examples"][0]
+  assert examples.type_name == "Examples"
+  assert examples.get_string_custom_property("custom_property_1") == "string property"
+  assert examples.uri == "/pod/gcs/root/input_1/"
+  assert adapted["outputs"]["artifacts"]["output"]["artifacts"][0]["uri"] == "/pod/gcs/root/output/"
