@@ -12,6 +12,11 @@ import tensorflow_transform as tft
 from components import features
 from components.config import PipelineConfig, TaskType
 
+# Analyze and write the transform graph in TF1 graph mode: the same outputs, and
+# on the embedded data Transform takes 20 s instead of 34 s (TF2 mode traces and
+# saves a SavedModel per analysis phase). The graph serves under TF2 either way.
+FORCE_TF_COMPAT_V1 = True
+
 
 def _dense(x, default):
   """Sparse or ragged (a column with missing values) -> dense [batch], filled."""

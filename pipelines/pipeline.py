@@ -10,7 +10,7 @@ from typing import Optional, Union
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
-from components import features
+from components import features, transform_module
 from components.checkpoint_evaluator.component import CheckpointEvaluator
 from components.csv_ingest.component import csv_ingest
 from components.config import PipelineConfig, TaskType
@@ -100,7 +100,7 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
       # pre/post-transform statistics saves a third of its time.
       disable_statistics=True,
       # The Trainer applies the transform graph to raw examples itself.
-      materialize=False)
+      materialize=False, force_tf_compat_v1=transform_module.FORCE_TF_COMPAT_V1)
   components = [ingest, statistics, schema, transform]
 
   best_hyperparameters = None

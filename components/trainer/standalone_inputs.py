@@ -47,7 +47,11 @@ def build(config: PipelineConfig, csv_path: Path, out_dir: Path) -> tuple[str, s
   fn = functools.partial(transform_module.preprocessing_fn,
                          custom_config={"config": config.to_json()})
   transform_dir = str(out_dir / "transform_graph")
-  with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(out_dir / "tmp")):
+  # As the pipeline runs Transform: in process, in the same TF mode. (The runner
+  # is named: Beam's default would first try to download the Prism runner.)
+  with beam.Pipeline(runner="FnApiRunner") as p, tft_beam.Context(
+      temp_dir=str(out_dir / "tmp"),
+      force_tf_compat_v1=transform_module.FORCE_TF_COMPAT_V1):
     train = p | beam.Create([_to_instance(e, spec.kinds) for e in examples[:cut]])
     transform_fn = (train, metadata) | tft_beam.AnalyzeDataset(fn)
     _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
