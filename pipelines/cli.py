@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
       "run", help="run the whole pipeline locally on the Beam DirectRunner",
       description="Ingest, transform, tune, train with checkpoints, pick the best "
       "checkpoint, evaluate and push if blessed. Prints progress per component and "
-      "a summary at the end."))
+      "a summary at the end. A rerun in the same run directory reuses the steps whose "
+      "inputs, settings and code are unchanged (shown as 'cached')."))
   run.add_argument("--beam-mode", choices=["auto", "in_process", "multi_processing"],
                    help="how the Beam steps run: in this process (fast for small data), "
                    "in worker processes, or auto: by input size, see beam.in_process_max_mb "
