@@ -21,8 +21,7 @@ import tempfile
 from pathlib import Path
 
 from bench import report
-from bench.common import CONFIG, ours_command, timed
-from bench.local_loop import _DONE
+from bench.common import CONFIG, STEP_DONE, ours_command, timed
 from components.csv_ingest import embedded_data
 
 _BEAM_STEPS = ("Ingest", "StatisticsGen", "Transform", "Evaluator")
@@ -71,7 +70,7 @@ def main(argv=None) -> None:
         run_dir = work / f"run-{name}-{r}"
         took, _, out = timed(ours_command(run_dir, cfg, "--no-cache"), name)
         times[name].append(took)
-        steps[name].append({m.group(1): float(m.group(2)) for m in _DONE.finditer(out)})
+        steps[name].append({m.group(1): float(m.group(2)) for m in STEP_DONE.finditer(out)})
         chosen[name] = _MODE_LINE.search(out).group(0)
         shutil.rmtree(run_dir, ignore_errors=True)
         print(f"round {r + 1}/{args.rounds}  {name}: {took:.1f}s", flush=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,8 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 # Our pipeline configured like TFX's taxi example: tuner off, 1000 steps of batch 40.
 CONFIG = BENCH / "taxi_like.yaml"
+# A progress line of `tpctl run`: "[5/8] Trainer done in 17.8s".
+STEP_DONE = re.compile(r"\] (\w+) done in ([\d.]+)s")
 
 
 def ours_command(run_dir: Path, config: Path = CONFIG, *extra: str) -> list[str]:

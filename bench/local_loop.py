@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import sys
@@ -21,9 +20,8 @@ import tempfile
 from pathlib import Path
 
 from bench import report
-from bench.common import CONFIG, REPO, ours_command, timed
+from bench.common import CONFIG, REPO, STEP_DONE, ours_command, timed
 
-_DONE = re.compile(r"\] (\w+) done in ([\d.]+)s")
 _CORES = os.cpu_count() or 1
 
 
@@ -32,7 +30,7 @@ def one_round(work: Path) -> dict[str, float | dict]:
   run_dir = work / "ours"
   out["ours"], out["first_line"], stdout = timed(ours_command(run_dir), "ours")
   assert "pushed: " in stdout, stdout[-2000:]
-  out["steps"] = {m.group(1): float(m.group(2)) for m in _DONE.finditer(stdout)}
+  out["steps"] = {m.group(1): float(m.group(2)) for m in STEP_DONE.finditer(stdout)}
   out["unchanged rerun"], _, stdout = timed(ours_command(run_dir), "unchanged rerun")
   assert "nothing new to push" in stdout, stdout[-2000:]
   changed = work / "train_steps_800.yaml"
