@@ -1,0 +1,1 @@
+"""Launchers that create and watch Kubernetes custom resources."""

@@ -1,0 +1,386 @@
+"""A stand-in for the Kubernetes API server: enough of its REST API for the TFJob
+launcher (components/launchers/tfjob.py), with every request recorded.
+
+It stores TFJobs and pods in memory and answers like the real server: created
+objects get a uid and timestamps, errors are Status objects (404 NotFound, 409
+AlreadyExists). Nothing runs the jobs: an "operator" hook does, e.g.
+
+    def operator(server, tfjob):  # called when a TFJob is created
+      server.add_condition(tfjob["metadata"]["name"], "Created")
+
+    with FakeK8s() as k8s:
+      k8s.operator = operator
+      tfjob.run(spec, api_client=k8s.api_client())
+
+The operator may start a thread that drives the job over time (add_condition,
+add_pod, append_log...); all helpers are thread-safe, and `on_delete` (or
+`tfjob(name)` turning None) tells it that the launcher deleted the job. `before_request` runs before each request is
+answered, for operators that advance one step per poll. Endpoints the launcher
+does not use are answered 404, so a new kind of request fails a test.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+import kubernetes.client
+
+TFJOBS = "/apis/kubeflow.org/v1/namespaces/{namespace}/tfjobs"
+PODS = "/api/v1/namespaces/{namespace}/pods"
+_TFJOB_PATH = re.compile(
+    r"^/apis/kubeflow\.org/v1/namespaces/(?P<ns>[^/]+)/tfjobs"
+    r"(?:/(?P<name>[^/]+)(?P<status>/status)?)?$")
+_POD_PATH = re.compile(
+    r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+)(?P<log>/log))?$")
+_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+JOB_LABEL = "training.kubeflow.org/job-name"
+
+
+@dataclasses.dataclass
+class Request:
+  method: str
+  path: str
+  query: dict[str, str]
+  body: Any  # parsed JSON, or None
+
+
+class _HttpError(Exception):
+  def __init__(self, status: int, reason: str, message: str):
+    super().__init__(message)
+    self.status, self.reason = status, reason
+
+
+class FakeK8s:
+  """with FakeK8s() as k8s: ... k8s.url, k8s.requests, k8s.tfjobs, k8s.pods"""
+
+  def __init__(self):
+    self.requests: list[Request] = []
+    self.tfjobs: dict[tuple[str, str], dict] = {}  # (namespace, name) -> object
+    self.pods: dict[tuple[str, str], dict] = {}
+    self.logs: dict[tuple[str, str], str | None] = {}  # None: not started (400)
+    self.previous_logs: dict[tuple[str, str], str] = {}
+    # (method, path) -> [(status, message), ...]: answer the next such requests so.
+    self.failures: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    # GETs for which a deleted TFJob stays visible (with a deletionTimestamp), as
+    # while a real one's finalizers run. 0: it goes at once.
+    self.deletion_lag = 0
+    self.operator: Callable[[FakeK8s, dict], None] | None = None
+    self.on_delete: Callable[[FakeK8s, dict], None] | None = None
+    self.before_request: Callable[[FakeK8s, Request], None] | None = None
+    self._lingering: dict[tuple[str, str], int] = {}
+    self._clock = itertools.count(1)  # seconds after _EPOCH, for timestamps
+    self._lock = threading.RLock()
+    self._clients: list[kubernetes.client.ApiClient] = []
+    fake = self
+
+    class Handler(BaseHTTPRequestHandler):
+      def do_GET(self):
+        fake._serve(self, "GET")
+
+      def do_POST(self):
+        fake._serve(self, "POST")
+
+      def do_DELETE(self):
+        fake._serve(self, "DELETE")
+
+      def log_message(self, *args):  # keep the test output clean
+        pass
+
+    self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    self._server.daemon_threads = True
+    self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+    # A short poll interval: shutdown() waits for it, at each test's teardown.
+    self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
+                                    daemon=True)
+
+  def __enter__(self) -> Self:
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc):
+    for c in self._clients:
+      c.close()
+    self._server.shutdown()
+    self._server.server_close()
+    self._thread.join(timeout=10)
+
+  def api_client(self) -> kubernetes.client.ApiClient:
+    """A client of this server (closed on exit)."""
+    client = kubernetes.client.ApiClient(kubernetes.client.Configuration(host=self.url))
+    self._clients.append(client)
+    return client
+
+  # --- assertions --------------------------------------------------------------------
+  def calls(self, method: str | None = None, path: str | None = None
+            ) -> list[Request]:
+    return [r for r in self.requests
+            if (method is None or r.method == method) and (path is None or r.path == path)]
+
+  def route(self) -> list[tuple[str, str]]:
+    """(method, path) of every request, in order."""
+    return [(r.method, r.path) for r in self.requests]
+
+  def created(self) -> list[dict]:
+    """The TFJob bodies POSTed, in order."""
+    return [r.body for r in self.requests
+            if r.method == "POST" and _TFJOB_PATH.match(r.path)]
+
+  # --- state: TFJobs -----------------------------------------------------------------
+  def tfjob(self, name: str, namespace: str = "default") -> dict | None:
+    """A copy of the stored TFJob, or None."""
+    with self._lock:
+      job = self.tfjobs.get((namespace, name))
+      return copy.deepcopy(job)
+
+  def add_tfjob(self, body: dict) -> dict:
+    """Stores a TFJob as if created earlier (no operator call)."""
+    with self._lock:
+      meta = body.setdefault("metadata", {})
+      meta.setdefault("namespace", "default")
+      meta.update(uid=f"uid-{meta['name']}-{next(self._clock)}", resourceVersion="1",
+                  generation=1, creationTimestamp=self._now())
+      self.tfjobs[(meta["namespace"], meta["name"])] = body
+      return copy.deepcopy(body)
+
+  def add_condition(self, name: str, type_: str, reason: str = "", message: str = "",
+                    namespace: str = "default") -> None:
+    """Sets a job condition the way the Training Operator does: it replaces one of
+    the same type, Running and Restarting replace each other, and a final one
+    (Succeeded, Failed) turns Running false."""
+    with self._lock:
+      status = self.tfjobs[(namespace, name)].setdefault("status", {})
+      kept = []
+      for c in status.get("conditions", []):
+        if c["type"] == type_ or {c["type"], type_} == {"Running", "Restarting"}:
+          continue
+        if type_ in ("Succeeded", "Failed") and c["type"] == "Running":
+          c = {**c, "status": "False"}
+        kept.append(c)
+      now = self._now()
+      kept.append({"type": type_, "status": "True", "reason": reason or f"TFJob{type_}",
+                   "message": message, "lastUpdateTime": now, "lastTransitionTime": now})
+      status["conditions"] = kept
+
+  def set_replica_statuses(self, name: str, statuses: dict[str, dict],
+                           namespace: str = "default") -> None:
+    """e.g. {"Worker": {"active": 2}}"""
+    with self._lock:
+      self.tfjobs[(namespace, name)].setdefault("status", {})["replicaStatuses"] = statuses
+
+  # --- state: pods and logs ----------------------------------------------------------
+  def add_pod(self, job: str, replica_type: str, index: int = 0, log: str | None = "",
+              phase: str = "Running", namespace: str = "default") -> str:
+    """A replica's pod, labelled like the operator's and built from the job's
+    template; returns its name. log=None: its container has not started."""
+    with self._lock:
+      name = f"{job}-{replica_type.lower()}-{index}-{next(self._clock)}"
+      template = self._template(namespace, job, replica_type)
+      labels = {**(template.get("metadata") or {}).get("labels", {}),
+                JOB_LABEL: job, "training.kubeflow.org/replica-type": replica_type.lower(),
+                "training.kubeflow.org/replica-index": str(index)}
+      spec = copy.deepcopy(template.get("spec") or {
+          "containers": [{"name": "tensorflow", "image": "unknown"}]})
+      self.pods[(namespace, name)] = {
+          "apiVersion": "v1", "kind": "Pod",
+          "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}",
+                       "labels": labels, "creationTimestamp": self._now()},
+          "spec": spec,
+          "status": {"phase": phase, "containerStatuses": [
+              {"name": c["name"], "image": c.get("image", ""), "imageID": "",
+               "ready": phase == "Running", "restartCount": 0}
+              for c in spec["containers"]]}}
+      self.logs[(namespace, name)] = log
+      return name
+
+  def append_log(self, pod: str, text: str, namespace: str = "default") -> None:
+    with self._lock:
+      self.logs[(namespace, pod)] = (self.logs.get((namespace, pod)) or "") + text
+
+  def restart_container(self, pod: str, namespace: str = "default") -> None:
+    """The container crashed and the kubelet restarted it (restartPolicy OnFailure)."""
+    with self._lock:
+      self.previous_logs[(namespace, pod)] = self.logs.get((namespace, pod)) or ""
+      self.logs[(namespace, pod)] = ""
+      for s in self.pods[(namespace, pod)]["status"]["containerStatuses"]:
+        s["restartCount"] += 1
+
+  def fail(self, method: str, path: str, status: int, message: str = "injected",
+           times: int = 1) -> None:
+    """Answers the next `times` such requests with this error."""
+    with self._lock:
+      self.failures.setdefault((method, path), []).extend([(status, message)] * times)
+
+  # --- serving -----------------------------------------------------------------------
+  def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    url = urlsplit(handler.path)
+    query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+    length = int(handler.headers.get("Content-Length") or 0)
+    raw = handler.rfile.read(length) if length else b""
+    is_json = "json" in (handler.headers.get("Content-Type") or "")
+    body = json.loads(raw) if raw and is_json else None
+    request = Request(method, url.path, query, copy.deepcopy(body))
+    with self._lock:
+      self.requests.append(request)
+    if self.before_request:
+      self.before_request(self, request)
+    then = None
+    try:
+      with self._lock:
+        status, answer, then = self._answer(request, body)
+    except _HttpError as e:
+      status, answer = e.status, _status_object(e)
+    if then:  # a hook, called outside the lock: it may wait on threads that take it
+      then()
+    _respond(handler, status, answer)
+
+  def _answer(self, r: Request, body: Any) -> tuple[int, Any, Callable | None]:
+    """(HTTP status, JSON or text, a hook to call before answering)."""
+    errors = self.failures.get((r.method, r.path))
+    if errors:
+      code, message = errors.pop(0)
+      raise _HttpError(code, _REASONS.get(code, "InternalError"), message)
+    if m := _TFJOB_PATH.match(r.path):
+      return self._tfjobs(r, m["ns"], m["name"], body)
+    if m := _POD_PATH.match(r.path):
+      if r.method == "GET" and m["name"]:
+        return 200, self._log(m["ns"], m["name"], r.query), None
+      if r.method == "GET":
+        return 200, self._list_pods(m["ns"], r.query.get("labelSelector", "")), None
+    raise _HttpError(404, "NotFound", "the server could not find the requested resource")
+
+  def _tfjobs(self, r: Request, ns: str, name: str | None, body: Any
+              ) -> tuple[int, Any, Callable | None]:
+    if r.method == "POST" and not name:
+      return 201, *self._create(ns, body)
+    if r.method == "GET" and not name:
+      return 200, {"apiVersion": "kubeflow.org/v1", "kind": "TFJobList",
+                   "metadata": {"resourceVersion": "1"},
+                   "items": [j for (n, _), j in self.tfjobs.items() if n == ns]}, None
+    if r.method == "GET":
+      return 200, self._get(ns, name), None
+    if r.method == "DELETE" and not r.path.endswith("/status"):
+      return 200, *self._delete(ns, name)
+    raise _HttpError(405, "MethodNotAllowed", f"{r.method} {r.path} is not supported")
+
+  def _create(self, ns: str, body: dict) -> tuple[dict, Callable | None]:
+    name = body["metadata"]["name"]
+    if (ns, name) in self.tfjobs:
+      raise _HttpError(409, "AlreadyExists", f'tfjobs.kubeflow.org "{name}" already exists')
+    body["metadata"]["namespace"] = ns
+    job, operator = self.add_tfjob(body), self.operator
+    return job, operator and (lambda: operator(self, copy.deepcopy(job)))
+
+  def _get(self, ns: str, name: str) -> dict:
+    job = self.tfjobs.get((ns, name))
+    if job is None:
+      raise _not_found(name)
+    answer = copy.deepcopy(job)
+    if (ns, name) in self._lingering:
+      self._lingering[(ns, name)] -= 1
+      if self._lingering[(ns, name)] <= 0:
+        self._remove(ns, name)
+    return answer
+
+  def _delete(self, ns: str, name: str) -> tuple[dict, Callable | None]:
+    job = self.tfjobs.get((ns, name))
+    if job is None:
+      raise _not_found(name)
+    hook, gone = self.on_delete, copy.deepcopy(job)
+    then = hook and "deletionTimestamp" not in job["metadata"] and (
+        lambda: hook(self, gone))
+    job["metadata"].setdefault("deletionTimestamp", self._now())
+    if self.deletion_lag and (ns, name) not in self._lingering:
+      self._lingering[(ns, name)] = self.deletion_lag
+    elif not self.deletion_lag:
+      self._remove(ns, name)
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": name, "group": "kubeflow.org", "kind": "tfjobs",
+                        "uid": job["metadata"]["uid"]}}, then or None
+
+  def _remove(self, ns: str, name: str) -> None:
+    """The job and, as the garbage collector would, its pods."""
+    self.tfjobs.pop((ns, name), None)
+    self._lingering.pop((ns, name), None)
+    for key in [k for k, p in self.pods.items()
+                if k[0] == ns and p["metadata"]["labels"].get(JOB_LABEL) == name]:
+      del self.pods[key]
+
+  def _list_pods(self, ns: str, selector: str) -> dict:
+    wanted = _parse_selector(selector)
+    items = [p for (n, _), p in self.pods.items() if n == ns
+             and all(p["metadata"]["labels"].get(k) == v for k, v in wanted.items())]
+    return {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
+            "items": copy.deepcopy(items)}
+
+  def _log(self, ns: str, pod: str, query: dict[str, str]) -> str:
+    if (ns, pod) not in self.pods:
+      raise _HttpError(404, "NotFound", f'pods "{pod}" not found')
+    if _flag(query.get("previous")):
+      if (ns, pod) not in self.previous_logs:
+        raise _HttpError(400, "BadRequest",
+                         f'previous terminated container "tensorflow" in pod "{pod}" '
+                         f'not found')
+      return self.previous_logs[(ns, pod)]
+    text = self.logs.get((ns, pod))
+    if text is None:
+      raise _HttpError(400, "BadRequest", f'container "tensorflow" in pod "{pod}" is '
+                                          f'waiting to start: ContainerCreating')
+    return text
+
+  def _template(self, ns: str, job: str, replica_type: str) -> dict:
+    replicas = ((self.tfjobs.get((ns, job)) or {}).get("spec") or {}).get(
+        "tfReplicaSpecs", {})
+    by_lower = {k.lower(): v for k, v in replicas.items()}
+    return copy.deepcopy(by_lower.get(replica_type.lower(), {}).get("template", {}))
+
+  def _now(self) -> str:
+    when = _EPOCH + datetime.timedelta(seconds=next(self._clock))
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_REASONS = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "AlreadyExists",
+            429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
+
+
+def _not_found(name: str) -> _HttpError:
+  return _HttpError(404, "NotFound", f'tfjobs.kubeflow.org "{name}" not found')
+
+
+def _status_object(e: _HttpError) -> dict:
+  return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+          "message": str(e), "reason": e.reason, "code": e.status}
+
+
+def _flag(value: str | None) -> bool:
+  """A boolean query parameter, read as the API server does ("True" is true)."""
+  return value is not None and value not in ("", "0") and value.lower() != "false"
+
+
+def _parse_selector(selector: str) -> dict[str, str]:
+  """Equality selectors only (k=v,k2=v2); anything else is an error, not a match."""
+  wanted = {}
+  for term in filter(None, selector.split(",")):
+    key, sep, value = term.partition("=")
+    if not sep or key.endswith("!") or value.startswith("=") or " " in term:
+      raise _HttpError(400, "BadRequest", f"selector not supported by the fake: {term}")
+    wanted[key] = value
+  return wanted
+
+
+def _respond(handler: BaseHTTPRequestHandler, status: int, answer: Any) -> None:
+  text = isinstance(answer, str)
+  data = answer.encode() if text else json.dumps(answer).encode()
+  handler.send_response(status)
+  handler.send_header("Content-Type", "text/plain" if text else "application/json")
+  handler.send_header("Content-Length", str(len(data)))
+  handler.end_headers()
+  handler.wfile.write(data)
