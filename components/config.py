@@ -105,6 +105,9 @@ class Strategy(str, enum.Enum):
   ONE_DEVICE = "one_device"
   MIRRORED = "mirrored"
   MULTI_WORKER_MIRRORED = "multi_worker_mirrored"
+  # Asynchronous: a coordinator sends steps to workers, variables live on the
+  # parameter servers, and a lost worker does not stop training.
+  PARAMETER_SERVER = "parameter_server"
 
 
 class EarlyStoppingConfig(_Strict):
@@ -134,7 +137,15 @@ class TrainerConfig(_Strict):
   base_batch_size: int = pydantic.Field(128, ge=1)
   # Eval rows used to score each checkpoint (and each tuner trial).
   eval_examples: int = pydantic.Field(10_000, ge=1)
+  # The large-batch rule needs a warm-up: the learning rate rises linearly to its
+  # scaled value over the first warmup_steps steps (0: no warm-up).
+  warmup_steps: int = pydantic.Field(0, ge=0)
   strategy: Strategy = Strategy.AUTO
+  # Local runs: worker processes on this host (TF_CONFIG on localhost ports).
+  # workers > 1 trains with MultiWorkerMirrored, or with parameter servers when
+  # strategy is parameter_server (then ps >= 1 and a coordinator process too).
+  workers: int = pydantic.Field(1, ge=1)
+  ps: int = pydantic.Field(0, ge=0)
   seed: int = 42
   hyperparameters: HyperParameters = HyperParameters()
 
@@ -144,7 +155,30 @@ class TrainerConfig(_Strict):
       raise ValueError(
           f"num_checkpoints ({self.num_checkpoints}) exceeds train_steps "
           f"({self.train_steps})")
+    if self.warmup_steps >= self.train_steps:
+      raise ValueError(f"warmup_steps ({self.warmup_steps}) must be below train_steps "
+                       f"({self.train_steps})")
+    _check_cluster(self.strategy, self.workers, self.ps, "trainer")
     return self
+
+
+def _check_cluster(strategy: Strategy, workers: int, ps: int, where: str) -> None:
+  """The replica counts a strategy can use; the error names the keys to change."""
+  if strategy == Strategy.PARAMETER_SERVER and ps < 1:
+    raise ValueError(f"strategy parameter_server needs {where}.ps >= 1 (parameter servers)")
+  if ps and strategy != Strategy.PARAMETER_SERVER:
+    raise ValueError(f"{where}.ps is {ps}: parameter servers need strategy "
+                     f"parameter_server (not {strategy.value})")
+  if workers > 1 and strategy in (Strategy.ONE_DEVICE, Strategy.MIRRORED):
+    raise ValueError(f"{where}.workers is {workers}, but strategy {strategy.value} trains "
+                     f"on one host; use multi_worker_mirrored or auto")
+
+
+class ClusterSize(_Strict):
+  """Replicas of the Trainer's TFJob on Kubeflow (1 worker and no ps: no TFJob, the
+  step's own pod trains)."""
+  workers: int = pydantic.Field(1, ge=1)
+  ps: int = pydantic.Field(0, ge=0)
 
 
 class CheckpointSelectionConfig(_Strict):
@@ -221,6 +255,12 @@ class KubeflowConfig(_Strict):
   )
   checkpoint_dir: str = "/mnt/checkpoints"
   serving_dir: str = "/mnt/serving"
+  # Several workers (or parameter servers): the Trainer step launches a TFJob of
+  # this size, on the run's image, with training_resources per worker. Default:
+  # trainer.workers and trainer.ps, as a local run uses them.
+  trainer: Optional[ClusterSize] = None
+  # Where that TFJob is created; default: the Trainer pod's own namespace.
+  tfjob_namespace: Optional[str] = None
 
 
 class PipelineConfig(_Strict):
@@ -256,6 +296,9 @@ class PipelineConfig(_Strict):
       raise ValueError("no features configured")
     if self.task.label in features:
       raise ValueError(f"label {self.task.label!r} is also listed as a feature")
+    if self.kubeflow.trainer:
+      _check_cluster(self.trainer.strategy, self.kubeflow.trainer.workers,
+                     self.kubeflow.trainer.ps, "kubeflow.trainer")
     if (self.step_view is None and self.task.type != TaskType.BINARY
         and self.evaluator.lower_bound is None
         and self.evaluator.upper_bound is None):
@@ -323,7 +366,7 @@ class PipelineConfig(_Strict):
     """
     trainer = self.trainer.model_dump(
         mode="json", exclude={"keep_checkpoints", "early_stopping", "eval_examples",
-                              "strategy"})
+                              "strategy", "workers", "ps"})
     relevant = {"task": self.task.model_dump(mode="json"),
                 "features": self.features.model_dump(mode="json"),
                 "transform": self.transform.model_dump(mode="json"),
@@ -352,7 +395,7 @@ def _describe(error: dict) -> str:
   where = ".".join(str(p) for p in error["loc"]) or "(top level)"
   if error["type"] == "extra_forbidden":
     return f"unknown key {where!r}"
-  return f"{where}: {error['msg']}"
+  return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def load_config(path: Optional[str | os.PathLike] = None,

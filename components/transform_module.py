@@ -10,12 +10,20 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components import features
-from components.config import PipelineConfig, TaskType
+from components.config import PipelineConfig, Strategy, TaskType
 
-# Analyze and write the transform graph in TF1 graph mode: the same outputs, and
-# on the embedded data Transform takes 20 s instead of 34 s (TF2 mode traces and
-# saves a SavedModel per analysis phase). The graph serves under TF2 either way.
-FORCE_TF_COMPAT_V1 = True
+
+
+def tf_compat_v1(config: PipelineConfig) -> bool:
+  """Whether Transform analyzes and writes its graph in TF1 graph mode: the same
+  outputs, and on the embedded data 20 s instead of 34 s (TF2 mode traces and
+  saves a SavedModel per analysis phase); the graph serves under TF2 either way.
+
+  Not for parameter-server training: a TF1 graph's lookup tables are initialized
+  once, where it is loaded (the coordinator), and workers that read through the
+  graph find them uninitialized. A TF2 graph's tables are created in each worker.
+  """
+  return config.trainer.strategy != Strategy.PARAMETER_SERVER
 
 
 def _dense(x, default):

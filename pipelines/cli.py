@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="run every step, even those whose inputs, settings and code are "
                    "unchanged since an earlier run in this run directory (by default they "
                    "are reused and shown as 'cached')")
+  run.add_argument("--workers", type=int, metavar="N",
+                   help="train with N worker processes on this host (MultiWorkerMirrored, "
+                   "or parameter-server training with trainer.strategy parameter_server); "
+                   "default: trainer.workers in the config, 1")
   run.add_argument("--resume-from", metavar="CKPT",
                    help="fine-tune: start from a checkpoint of an earlier training run: "
                    "'latest', a step of the latest run, or a checkpoint path")
@@ -147,6 +151,8 @@ def _load(args):
     overrides["beam.workers"] = args.beam_workers
   if getattr(args, "beam_mode", None):
     overrides["beam.mode"] = args.beam_mode
+  if getattr(args, "workers", None) is not None:
+    overrides["trainer.workers"] = args.workers
   if getattr(args, "resume_from", None):
     overrides["trainer.resume_from"] = args.resume_from
   if getattr(args, "learning_rate", None) is not None:

@@ -72,7 +72,8 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
                     push_destination: Union[Param, None] = None,
                     metadata_connection_config=None,
                     beam_pipeline_args: Optional[list[str]] = None,
-                    enable_cache: bool = False) -> tfx.dsl.Pipeline:
+                    enable_cache: bool = False,
+                    trainer_tfjob: Optional[dict] = None) -> tfx.dsl.Pipeline:
   """`train_args` and `push_destination` (JSON of TrainArgs / PushDestination)
   override the step budget and `serving_dir` when given.
 
@@ -100,7 +101,7 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
       # pre/post-transform statistics saves a third of its time.
       disable_statistics=True,
       # The Trainer applies the transform graph to raw examples itself.
-      materialize=False, force_tf_compat_v1=transform_module.FORCE_TF_COMPAT_V1)
+      materialize=False, force_tf_compat_v1=transform_module.tf_compat_v1(config))
   components = [ingest, statistics, schema, transform]
 
   best_hyperparameters = None
@@ -121,7 +122,9 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
       train_args=train_args or tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
       eval_args=tfx.proto.EvalArgs(num_steps=0),
       custom_config={**step_config("trainer", RUN_FN.rpartition(".")[0]),
-                     "checkpoint_root": checkpoint_root})
+                     "checkpoint_root": checkpoint_root,
+                     # Kubeflow with several workers: the step launches a TFJob.
+                     **({"tfjob": trainer_tfjob} if trainer_tfjob else {})})
   checkpoint_evaluator = CheckpointEvaluator(
       training=trainer.outputs["model"],
       examples=ingest.outputs["examples"],

@@ -5,6 +5,9 @@ same graph that is exported inside the served model), so nothing is
 materialized twice and training cannot see other features than serving does.
 Files are read in parallel and interleaved, records are parsed and transformed
 in batches, and the next batches are prefetched, so an accelerator does not wait.
+Small inputs are cached in memory after the first pass; each worker of a
+multi-worker run reads its own shard (of the files when there are enough,
+otherwise of the records).
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ from components import features
 # Evaluation has no gradients to fit in memory: large batches, fewer calls.
 EVAL_BATCH_SIZE = 1024
 _SHUFFLE_BUFFER = 10_000
+# Compressed input up to this size is cached in memory (serialized records take
+# about 3-5x their gzip size), so later passes skip reading and decompressing.
+CACHE_MAX_BYTES = 256 << 20
 
 
 def split_pattern(examples_uri: str, split: str) -> str:
@@ -33,29 +39,38 @@ def _files(file_pattern: str) -> list[str]:
 
 
 def make_dataset(file_pattern: str, tft_output, batch_size: int, *, training: bool,
-                 seed: int = 0,
-                 input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
+                 seed: Optional[int] = 0,
+                 input_context: Optional[tf.distribute.InputContext] = None,
+                 transform=None) -> tf.data.Dataset:
   """(transformed features, label) batches.
 
   Training data is shuffled with `seed` and repeats, so a caller takes exactly the
   steps it wants: training length is a step budget, not passes over the data.
   The same seed gives the same batches, which is what makes resume exact.
+  transform: the transform layer to apply (default: a new one from tft_output).
   """
   files = _files(file_pattern)
+  shards, index = ((input_context.num_input_pipelines, input_context.input_pipeline_id)
+                   if input_context else (1, 0))
+  by_file = shards > 1 and len(files) >= shards
+  if by_file:  # each worker reads only its files
+    files = files[index::shards]
   ds = tf.data.Dataset.from_tensor_slices(files)
-  if training:
+  if training:  # a new file order every virtual epoch (the seed changes)
     ds = ds.shuffle(len(files), seed=seed)
   ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type="GZIP"),
                      cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE,
                      deterministic=True)
-  if input_context and input_context.num_input_pipelines > 1:
-    # Records, not files: small datasets have fewer files than workers.
-    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+  if shards > 1 and not by_file:  # fewer files than workers: every worker skips records
+    ds = ds.shard(shards, index)
   if training:
+    if sum(tf.io.gfile.stat(f).length for f in files) <= CACHE_MAX_BYTES:
+      ds = ds.cache()
+    # Reshuffled on every pass over the data, in the same order on every run.
     ds = ds.shuffle(_SHUFFLE_BUFFER, seed=seed).repeat()
   ds = ds.batch(batch_size, drop_remainder=training)
   raw_spec = tft_output.raw_feature_spec()
-  transform = tft_output.transform_features_layer()
+  transform = transform or tft_output.transform_features_layer()
 
   def parse_and_transform(serialized):
     transformed = transform(tf.io.parse_example(serialized, raw_spec))

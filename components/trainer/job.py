@@ -1,23 +1,35 @@
-"""Training outside the pipeline: one worker of a TFJob, or one Katib trial.
+"""Training outside the Trainer's own process: one replica of a distributed run
+(a local worker process or a TFJob pod), or one Katib trial.
 
     python -m components.trainer.job --config FILE --examples DIR \\
         --transform-graph DIR [--hp learning_rate=0.01 --hp units=64 --hp num_layers=2]
 
 It runs the Trainer step's own loop (same checkpoints, same resume) on the
-artifacts of an earlier pipeline run: the Ingest step's examples and the
-Transform step's graph. Under a TFJob, TF_CONFIG names the workers and the
-strategy becomes MultiWorkerMirrored; only the chief writes checkpoints. It ends
-by printing the final eval metrics as `eval_<name>=<value>` lines, the format
-Katib's StdOut metrics collector reads.
+artifacts of a pipeline run: the Ingest step's examples and the Transform step's
+graph. TF_CONFIG (set by the local launcher, or by the Training Operator in a
+TFJob) says which replica this process is:
+
+- a worker of MultiWorkerMirrored training: trains; only the chief writes;
+- with strategy parameter_server, a `ps` or `worker`: serves variables or steps
+  until the coordinator (task `chief`) ends, and the coordinator trains.
+
+The Trainer step passes the config and hyperparameters as JSON, the checkpoint
+directory it resolved, and where the chief writes the training record. The job
+ends by printing the final eval metrics as `eval_<name>=<value>` lines, the
+format Katib's StdOut metrics collector reads.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 import tempfile
 
-from components.config import ConfigError, load_config
+from components.config import ConfigError, PipelineConfig, Strategy, load_config
+
+PROGRESS_PREFIX = "[trainer] "
 
 
 def _hp(text: str) -> tuple[str, str]:
@@ -39,10 +51,23 @@ def _check_artifacts(examples: str, transform_graph: str) -> None:
                       f"the Transform step's transform_graph artifact")
 
 
-def main(argv=None) -> int:
+def command(config: PipelineConfig, examples: str, transform_graph: str, hp_json: str,
+            checkpoint_dir: str, log_dir: str, record: str,
+            warm_start: str | None = None, python: str = "python") -> list[str]:
+  """The command every replica of a distributed Trainer step runs."""
+  cmd = [python, "-m", "components.trainer.job", "--config-json", config.to_json(),
+         "--examples", examples, "--transform-graph", transform_graph,
+         "--hp-json", hp_json, "--checkpoint-dir", checkpoint_dir, "--log-dir", log_dir,
+         "--record", record]
+  return cmd + (["--warm-start", warm_start] if warm_start else [])
+
+
+def _parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(prog="python -m components.trainer.job",
                               description=__doc__.split("\n\n")[0])
-  p.add_argument("--config", required=True, help="pipeline config (YAML)")
+  source = p.add_mutually_exclusive_group(required=True)
+  source.add_argument("--config", help="pipeline config (YAML)")
+  source.add_argument("--config-json", help="pipeline config as JSON (from the Trainer step)")
   p.add_argument("--examples", required=True,
                  help="the Ingest step's examples artifact (with Split-train, Split-eval)")
   p.add_argument("--transform-graph", required=True,
@@ -50,24 +75,65 @@ def main(argv=None) -> int:
   p.add_argument("--hp", type=_hp, action="append", default=[], metavar="NAME=VALUE",
                  help="tuner values: learning_rate, units, num_layers (units and "
                  "num_layers go together)")
-  args = p.parse_args(argv)
+  p.add_argument("--hp-json", help="model hyperparameters as JSON (from the Trainer step)")
+  p.add_argument("--checkpoint-dir",
+                 help="train in this directory (default: the stable directory for these "
+                 "inputs under the config's checkpoint root)")
+  p.add_argument("--warm-start", help="a checkpoint to fine-tune from when the directory "
+                 "is empty (the Trainer step resolves trainer.resume_from to it)")
+  p.add_argument("--log-dir", help="TensorBoard logs (default: a temporary directory)")
+  p.add_argument("--record", help="the chief writes the training record (JSON) here")
+  return p
+
+
+def main(argv=None) -> int:
+  args = _parser().parse_args(argv)
   try:
-    config = load_config(args.config)
+    config = (PipelineConfig.from_json(args.config_json) if args.config_json
+              else load_config(args.config))
+  except (ConfigError, ValueError) as e:
+    print(f"job: error: {str(e).splitlines()[0]}", file=sys.stderr)
+    return 2
+
+  from components.trainer import strategy as strategy_lib
+  if (config.trainer.strategy == Strategy.PARAMETER_SERVER
+      and strategy_lib.task_type() in ("ps", "worker")):
+    strategy_lib.serve_forever()  # until the coordinator's launcher stops it
+  if strategy_lib.task_type():
+    strategy_lib.choose(config.trainer.strategy)  # before any other TensorFlow op
+  try:
     _check_artifacts(args.examples, args.transform_graph)
   except ConfigError as e:
     print(f"job: error: {e}", file=sys.stderr)
     return 2
 
+  import tensorflow as tf
   import tensorflow_transform as tft
 
   from components import hyperparameters
-  from components.trainer import data, module
-  hp = hyperparameters.from_values(dict(args.hp), config.trainer.hyperparameters)
-  say = lambda msg: print(f"[trainer] {msg}", flush=True)  # noqa: E731
-  record = module.train(config, hp, tft.TFTransformOutput(args.transform_graph),
-                        data.split_pattern(args.examples, "train"),
-                        data.split_pattern(args.examples, "eval"),
-                        config.checkpoint_root, tempfile.mkdtemp(prefix="job-logs-"), say)
+  from components.config import HyperParameters
+  from components.trainer import data, loop, module
+  base = config.trainer.hyperparameters
+  hp = (HyperParameters.model_validate_json(args.hp_json) if args.hp_json
+        else hyperparameters.from_values(dict(args.hp), base))
+  say = lambda msg: print(PROGRESS_PREFIX + msg, flush=True)  # noqa: E731
+  tft_output = tft.TFTransformOutput(args.transform_graph)
+  train_pattern = data.split_pattern(args.examples, "train")
+  eval_pattern = data.split_pattern(args.examples, "eval")
+  log_dir = args.log_dir or tempfile.mkdtemp(prefix="job-logs-")
+  # A replica trains itself: it never launches replicas of its own.
+  ckpt_dir, warm_start = args.checkpoint_dir, args.warm_start
+  if not ckpt_dir:
+    ckpt_dir, warm_start = module.prepare(config, hp, train_pattern, eval_pattern,
+                                          config.checkpoint_root)
+    say(f"checkpoints: {ckpt_dir}")
+  record = loop.train(config, hp, tft_output, train_pattern, eval_pattern, ckpt_dir,
+                      log_dir=log_dir, progress=say, warm_start=warm_start)
+  if args.record and record.is_chief:
+    tf.io.gfile.makedirs(os.path.dirname(args.record))
+    with tf.io.gfile.GFile(args.record + ".tmp", "w") as f:
+      json.dump(dataclasses.asdict(record), f, indent=2)
+    tf.io.gfile.rename(args.record + ".tmp", args.record, overwrite=True)
   for name, value in record.history[-1]["eval"].items():
     print(f"eval_{name}={value:.6f}", flush=True)
   return 0

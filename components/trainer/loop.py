@@ -23,12 +23,9 @@ import keras
 import tensorflow as tf
 
 from components import features
-from components.trainer import (checkpoints, data, evaluation, model as model_lib,
-                                strategy as strategy_lib)
+from components.trainer import (checkpoints, data, evaluation, learning_rate as lr_lib,
+                                model as model_lib, stepping, strategy as strategy_lib)
 from components.config import HyperParameters, PipelineConfig, TaskType
-
-# Steps run inside one tf.function call: fewer Python round-trips per step.
-_STEPS_PER_CALL = 50
 
 
 @dataclasses.dataclass
@@ -39,7 +36,7 @@ class TrainRecord:
   final_step: int
   checkpoint_interval: int
   global_batch_size: int
-  learning_rate: float
+  learning_rate: float  # after linear scaling with the global batch
   lr_schedule: str
   strategy: str
   replicas: int
@@ -49,6 +46,9 @@ class TrainRecord:
   resumed_from: Optional[str] = None
   stopped_early: Optional[dict] = None
   checkpoint_bytes: int = 0
+  base_learning_rate: Optional[float] = None  # before scaling
+  warmup_steps: int = 0
+  is_chief: bool = True  # only the chief's record describes the run's checkpoints
 
   @property
   def train_loss(self) -> list:
@@ -70,16 +70,6 @@ def num_classes(config: PipelineConfig, tft_output) -> int:
     return 2
   # +1: the id of classes that appear only outside the train split.
   return tft_output.vocabulary_size_by_name(features.label_vocabulary_name(config)) + 1
-
-
-def learning_rate_for(config: PipelineConfig, base_lr: float, replicas: int):
-  """Linear scaling with the global batch, then the configured schedule."""
-  t = config.trainer
-  lr = base_lr * t.per_replica_batch_size * replicas / t.base_batch_size
-  if t.lr_schedule == "cosine":
-    # Its position is the optimizer's iteration count, which is checkpointed.
-    return lr, keras.optimizers.schedules.CosineDecay(lr, decay_steps=t.train_steps, alpha=0.1)
-  return lr, lr
 
 
 def build(config: PipelineConfig, hp: HyperParameters, tft_output,
@@ -139,9 +129,10 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
   t = config.trainer
   strategy = strategy_lib.choose(t.strategy)
   replicas = strategy.num_replicas_in_sync
-  global_batch = t.per_replica_batch_size * replicas
   base_lr = t.resume_learning_rate if warm_start and t.resume_learning_rate else hp.learning_rate
-  lr_value, learning_rate = learning_rate_for(config, base_lr, replicas)
+  lr_plan = lr_lib.plan(config, base_lr, replicas)
+  global_batch, lr_value = lr_plan.global_batch, lr_plan.scaled
+  learning_rate = lr_lib.schedule(config, lr_plan)
   model, optimizer, step, epoch = build(config, hp, tft_output, strategy, learning_rate)
   ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, epoch=epoch)
 
@@ -195,33 +186,34 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     return loss
 
-  @tf.function
-  def run_steps(iterator, n):
-    total = tf.constant(0.0)
-    for _ in tf.range(n):
-      per_replica = strategy.run(replica_step, args=next(iterator))
-      total += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-      step.assign_add(1)
-    return total / tf.cast(n, tf.float32)
+  transform = None
+  if isinstance(strategy, tf.distribute.ParameterServerStrategy):
+    if tft_output._exported_as_v1:  # pylint: disable=protected-access
+      raise ValueError("parameter_server training needs a transform graph written in "
+                       "TF2 mode; this one is TF1 (rerun Transform with strategy "
+                       "parameter_server in the config)")
+    with strategy.scope():  # its lookup tables then have a copy on each worker
+      transform = tft_output.transform_features_layer()
 
+  def dataset_fn(ctx, seed):
+    batch = ctx.get_per_replica_batch_size(global_batch) if ctx else global_batch
+    return data.make_dataset(train_pattern, tft_output, batch, training=True, seed=seed,
+                             input_context=ctx, transform=transform)
+
+  if transform is not None:
+    steps = stepping.Asynchronous(strategy, replica_step, step, optimizer, dataset_fn)
+  else:
+    steps = stepping.Synchronous(strategy, replica_step, step, dataset_fn)
   writer = tf.summary.create_file_writer(log_dir) if chief else tf.summary.create_noop_writer()
   sel = config.checkpoint_selection
   if current < t.train_steps and not stopped:
-    progress(f"training from step {current} to {t.train_steps} ({replicas} replica(s), "
-             f"global batch {global_batch})")
+    progress(f"training from step {current} to {t.train_steps}: {type(strategy).__name__}, "
+             + lr_plan.describe(t.per_replica_batch_size, replicas, t.base_batch_size))
   began = time.monotonic()
   while current < t.train_steps and not stopped:
     epoch_index = current // interval
     end = epoch_end(current, interval, t.train_steps)
-    dataset = strategy.distribute_datasets_from_function(
-        lambda ctx, e=epoch_index: data.make_dataset(
-            train_pattern, tft_output, ctx.get_per_replica_batch_size(global_batch),
-            training=True, seed=t.seed + e, input_context=ctx))
-    iterator = iter(dataset)
-    weighted = 0.0
-    for n in _chunks(end - current):
-      weighted += float(run_steps(iterator, tf.constant(n, tf.int64))) * n
-    train_loss = weighted / (end - current)
+    train_loss = steps.run(t.seed + epoch_index, current, end - current)
     current = int(step.numpy())
     epoch.assign(epoch_index + 1)
     metrics = evaluator()
@@ -256,7 +248,8 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
       strategy=type(strategy).__name__, replicas=replicas,
       seconds=time.monotonic() - began, hyperparameters=hp.model_dump(mode="json"),
       history=history, resumed_from=resumed_from, stopped_early=stopped,
-      checkpoint_bytes=checkpoints.size_bytes(store.path(steps_kept[-1])) if steps_kept else 0)
+      checkpoint_bytes=checkpoints.size_bytes(store.path(steps_kept[-1])) if steps_kept else 0,
+      base_learning_rate=base_lr, warmup_steps=t.warmup_steps, is_chief=chief)
 
 
 def epoch_end(current: int, interval: int, train_steps: int) -> int:
@@ -266,8 +259,3 @@ def epoch_end(current: int, interval: int, train_steps: int) -> int:
   end = (current // interval + 1) * interval
   return train_steps if end + interval > train_steps else end
 
-
-def _chunks(n: int):
-  while n > 0:
-    yield min(_STEPS_PER_CALL, n)
-    n -= _STEPS_PER_CALL

@@ -14,7 +14,7 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import hyperparameters
-from components.trainer import checkpoints, data, loop
+from components.trainer import checkpoints, cluster, data, loop
 from components.config import PipelineConfig
 
 RECORD_FILE = "training_record.json"
@@ -66,9 +66,10 @@ def with_step_budget(config: PipelineConfig, train_steps) -> PipelineConfig:
   return config.model_copy(update={"trainer": trainer})
 
 
-def train(config: PipelineConfig, hp, tft_output, train_pattern: str, eval_pattern: str,
-          checkpoint_root: str, log_dir: str, say) -> loop.TrainRecord:
-  """Trains (or resumes) in the stable checkpoint directory for these inputs."""
+def prepare(config: PipelineConfig, hp, train_pattern: str, eval_pattern: str,
+            checkpoint_root: str) -> tuple[str, str | None]:
+  """(the stable checkpoint directory for these inputs, the checkpoint to
+  fine-tune from when that directory is empty)."""
   digests = [data.content_digest(train_pattern), data.content_digest(eval_pattern)]
   pipeline_root = os.path.join(checkpoint_root, config.pipeline_name)
   ckpt_dir = checkpoint_dir_for(config, hp.model_dump_json(), digests, checkpoint_root)
@@ -77,7 +78,23 @@ def train(config: PipelineConfig, hp, tft_output, train_pattern: str, eval_patte
     # Another run than this one: a rerun of this fine-tuning resumes its own
     # checkpoints and resolves `latest` to the same source as before.
     warm_start = resolve_resume_from(config.trainer.resume_from, pipeline_root, ckpt_dir)
+  return ckpt_dir, warm_start
+
+
+def train(config: PipelineConfig, hp, tft_output, train_pattern: str, eval_pattern: str,
+          checkpoint_root: str, log_dir: str, say, transform_graph: str = "",
+          tfjob: dict | None = None, on_start=lambda _: None) -> loop.TrainRecord:
+  """Trains (or resumes) in the stable checkpoint directory for these inputs;
+  with several workers, as processes or a TFJob that the step launches."""
+  ckpt_dir, warm_start = prepare(config, hp, train_pattern, eval_pattern, checkpoint_root)
   say(f"checkpoints: {ckpt_dir}")
+  examples = os.path.dirname(os.path.dirname(train_pattern))  # <examples>/Split-train/*
+  if tfjob:
+    return cluster.train_on_tfjob(config, tfjob, hp.model_dump_json(), examples,
+                                  transform_graph, ckpt_dir, say, warm_start)
+  if cluster.is_distributed(config):
+    return cluster.train_locally(config, hp.model_dump_json(), examples, transform_graph,
+                                 ckpt_dir, log_dir, say, warm_start, on_start)
   return loop.train(config, hp, tft_output, train_pattern, eval_pattern, ckpt_dir,
                     log_dir=log_dir, progress=say, warm_start=warm_start)
 
@@ -90,7 +107,9 @@ def run_fn(fn_args: FnArgs) -> None:
                                          config.trainer.hyperparameters)
   record = train(config, hp, tft.TFTransformOutput(fn_args.transform_output),
                  fn_args.train_files[0], fn_args.eval_files[0],
-                 fn_args.custom_config["checkpoint_root"], fn_args.model_run_dir, say)
+                 fn_args.custom_config["checkpoint_root"], fn_args.model_run_dir, say,
+                 transform_graph=fn_args.transform_output,
+                 tfjob=fn_args.custom_config.get("tfjob"))
   tf.io.gfile.makedirs(fn_args.serving_model_dir)
   with tf.io.gfile.GFile(os.path.join(fn_args.serving_model_dir, RECORD_FILE), "w") as f:
     json.dump(dataclasses.asdict(record), f, indent=2)

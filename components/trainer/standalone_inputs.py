@@ -51,7 +51,7 @@ def build(config: PipelineConfig, csv_path: Path, out_dir: Path) -> tuple[str, s
   # is named: Beam's default would first try to download the Prism runner.)
   with beam.Pipeline(runner="FnApiRunner") as p, tft_beam.Context(
       temp_dir=str(out_dir / "tmp"),
-      force_tf_compat_v1=transform_module.FORCE_TF_COMPAT_V1):
+      force_tf_compat_v1=transform_module.tf_compat_v1(config)):
     train = p | beam.Create([_to_instance(e, spec.kinds) for e in examples[:cut]])
     transform_fn = (train, metadata) | tft_beam.AnalyzeDataset(fn)
     _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
