@@ -304,3 +304,52 @@ def test_entrypoint_keeps_a_typed_input_as_tfx_publishes_it(compiled):
   assert examples.get_string_custom_property("custom_property_1") == "string property"
   assert examples.uri == "/pod/gcs/root/input_1/"
   assert adapted["outputs"]["artifacts"]["output"]["artifacts"][0]["uri"] == "/pod/gcs/root/output/"
+
+
+@pytest.mark.e2e
+def test_trainer_step_with_two_workers_launches_a_tfjob_and_hands_on_its_record(
+    kfp_run, tmp_path):
+  """The compiled Trainer step of a two-worker config, run by the KFP launcher
+  after the upstream tasks of the run above, against a fake Kubernetes API whose
+  test-side operator runs the TFJob's replicas as local processes."""
+  from pipelines.kubeflow.compiler import compile_pipeline
+  from tests.k8s_fake_api import FakeK8s
+  from tests.tfjob_operator import LocalTrainingOperator, kubeconfig
+  _, _, work, first = kfp_run
+  config = load_config(write_config(tmp_path, CONFIG.format(work=work).replace(
+      f"{work}/checkpoints", f"{tmp_path}/checkpoints")
+      + "  tfjob_namespace: default\n  trainer: {workers: 2}\n"))
+  spec_path = compile_pipeline(config, tmp_path / "pipeline.yaml")
+  spec, platform = kfp_launcher.load_spec(spec_path)
+  trainer_executor = spec["deploymentSpec"]["executors"]["Trainer_executor"]
+  # The step's pod only watches the job: no GPU, no GPU node (the workers get them).
+  assert "accelerator" not in trainer_executor["container"]["resources"]
+  assert "tolerations" not in platform["deploymentSpec"]["executors"]["Trainer_executor"]
+
+  with FakeK8s() as k8s:
+    operator = LocalTrainingOperator(k8s)
+    k8s.operator = operator
+    second = kfp_launcher.LocalKfp(
+        spec_path, first.workdir, arguments={"train_args": json.dumps({"num_steps": 60})},
+        env={"KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", k8s.url))})
+    second.reuse(first, ["Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner"])
+    trainer = second.run_task("Trainer")
+    selected = second.run_task("CheckpointEvaluator").outputs["model"].metadata
+
+  (job,) = k8s.created()
+  replicas = job["spec"]["tfReplicaSpecs"]
+  assert sorted(replicas) == ["Worker"] and replicas["Worker"]["replicas"] == 2
+  container = replicas["Worker"]["template"]["spec"]["containers"][0]
+  assert container["image"] == "registry.example.com/tp:test"
+  assert container["command"][:3] == ["python", "-m", "components.trainer.job"]
+  assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+  assert "TF_CONFIG" not in {e["name"] for e in container.get("env", [])}
+  assert ("DELETE", f"/apis/kubeflow.org/v1/namespaces/default/tfjobs/"
+          f"{job['metadata']['name']}") in k8s.route()
+  (run_dir,) = (tmp_path / "checkpoints" / "tp-kfp").iterdir()
+  record = json.loads((run_dir / "training_record.json").read_text())
+  assert (record["final_step"], record["replicas"]) == (60, 2)
+  assert record["strategy"] == "CollectiveAllReduceStrategy"
+  assert f"launching TFJob default/{job['metadata']['name']}: 2 worker(s)" in trainer.log
+  assert "[trainer] step 60/60" in trainer.log  # the chief's progress, streamed
+  assert selected["checkpoint_path"].startswith(str(run_dir))

@@ -19,6 +19,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from pipelines import beam_runner, pipeline
 from components.config import PipelineConfig, StepResources
+from components.trainer import cluster
 from pipelines.kubeflow import parameters
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
@@ -62,6 +63,14 @@ def _beam_args(config: PipelineConfig) -> list[str]:
   return beam_runner.for_pod(config.beam, cores).args()
 
 
+def _uses_gpus(config: PipelineConfig, task: str) -> bool:
+  """The Tuner and Trainer, unless the Trainer launches a TFJob: then its pod only
+  watches the job, whose workers get the GPUs."""
+  if task == "Trainer" and cluster.tfjob_settings(config):
+    return False
+  return task in TRAINING_STEPS
+
+
 def _platform_spec(config: PipelineConfig, executor_labels: dict[str, str]) -> dict:
   """Per executor: the volumes everywhere, GPU scheduling on the training steps."""
   k = config.kubeflow
@@ -69,7 +78,7 @@ def _platform_spec(config: PipelineConfig, executor_labels: dict[str, str]) -> d
   for task, label in executor_labels.items():
     cfg = k8s_pb2.KubernetesExecutorConfig(pvc_mount=[
         k8s_pb2.PvcMount(constant=v.pvc, mount_path=v.mount_path) for v in k.volumes])
-    if task in TRAINING_STEPS and k.training_resources.gpus:
+    if _uses_gpus(config, task) and k.training_resources.gpus:
       cfg.node_selector.labels.update(k.gpu_node_selector)
       cfg.tolerations.extend(k8s_pb2.Toleration(
           key=t.key, operator=t.operator, value=t.value or "", effect=t.effect or "")
@@ -83,7 +92,7 @@ def _platform_spec(config: PipelineConfig, executor_labels: dict[str, str]) -> d
 
 def _step_resources(config: PipelineConfig, task: str) -> ResourceSpec:
   k = config.kubeflow
-  return _resources(k.training_resources if task in TRAINING_STEPS else k.resources,
+  return _resources(k.training_resources if _uses_gpus(config, task) else k.resources,
                     k.accelerator)
 
 
@@ -104,7 +113,8 @@ def build(config: PipelineConfig) -> tfx.dsl.Pipeline:
       pipeline_root="",
       serving_dir=k.serving_dir, checkpoint_root=k.checkpoint_dir,
       train_args=params["train_args"], push_destination=params["push_destination"],
-      beam_pipeline_args=_beam_args(config))
+      beam_pipeline_args=_beam_args(config),
+      trainer_tfjob=cluster.tfjob_settings(config))
   for component in tfx_pipeline.components:
     component.with_platform_config(_step_resources(config, component.id))
   return tfx_pipeline

@@ -175,6 +175,14 @@ class LocalKfp:
       outputs[name] = {"artifacts": [artifact]}
     return outputs
 
+  def reuse(self, earlier: "LocalKfp", tasks) -> None:
+    """Takes `tasks`' outputs from an earlier run over the same object store, as
+    KFP reuses cached tasks: this run can then start at the tasks after them."""
+    if earlier.store != self.store:
+      raise ValueError(f"{earlier.store} is another object store than {self.store}")
+    self._artifacts.update({key: artifact for key, artifact in earlier._artifacts.items()
+                            if key[0] in tasks})
+
   # -- launcher ----------------------------------------------------------------
   def run_task(self, task_name: str) -> TaskResult:
     task = self.spec["root"]["dag"]["tasks"][task_name]
