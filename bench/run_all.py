@@ -1,11 +1,12 @@
 """Runs every benchmark in bench/ and updates BENCHMARKS.md (`make bench`)."""
-from bench import (beam_by_size, checkpoint_costs, fast_failures, kubeflow_steps, local_loop,
-                   test_suite)
+from bench import (beam_by_size, checkpoint_costs, distribution, fast_failures, kubeflow_steps,
+                   local_loop, test_suite)
 
 if __name__ == "__main__":
   fast_failures.main([])
   local_loop.main([])
   beam_by_size.main([])
   checkpoint_costs.main([])
+  distribution.main([])
   kubeflow_steps.main([])
   test_suite.main([])
