@@ -61,23 +61,27 @@ def main(argv=None) -> None:
   try:
     config = load_config(overrides={"trainer.eval_examples": 1000})
     data_dir = Path(embedded_data.materialize(work / "data"))
-    transform_dir, examples_dir = standalone_inputs.build(config, data_dir / "data.csv", work)
+    tf1 = standalone_inputs.build(config, data_dir / "data.csv", work / "tf1")
+    # Parameter-server training needs a TF2-mode transform graph: the worker
+    # comparisons all use one, so that they differ only in the strategy.
+    tf2 = standalone_inputs.build(_with(config, strategy=Strategy.PARAMETER_SERVER, ps=1),
+                                  data_dir / "data.csv", work / "tf2")
     batch = config.trainer.per_replica_batch_size
     one_epoch = _with(config, train_steps=args.steps, num_checkpoints=1)
     runs = {
-        "input": ("input", one_epoch),
-        "loop": ("loop", one_epoch),
-        "fit": ("fit", one_epoch),
-        "one worker": ("loop", _with(config, train_steps=args.steps, num_checkpoints=2)),
+        "input": ("input", one_epoch, tf1),
+        "loop": ("loop", one_epoch, tf1),
+        "fit": ("fit", one_epoch, tf1),
+        "one worker": ("loop", _with(config, train_steps=args.steps, num_checkpoints=2), tf2),
         "two workers": ("cluster", _with(config, train_steps=args.steps, num_checkpoints=2,
-                                         workers=2, per_replica_batch_size=batch // 2)),
+                                         workers=2, per_replica_batch_size=batch // 2), tf2),
         "parameter server": ("cluster", _with(
             config, train_steps=args.steps, num_checkpoints=2, workers=2, ps=1,
-            strategy=Strategy.PARAMETER_SERVER)),
+            strategy=Strategy.PARAMETER_SERVER), tf2),
     }
     seconds: dict[str, list[float]] = {name: [] for name in runs}
     for i in range(args.repeats):
-      for name, (mode, cfg) in runs.items():
+      for name, (mode, cfg, (transform_dir, examples_dir)) in runs.items():
         result = _measure(mode, cfg, transform_dir, examples_dir, work / "m")
         seconds[name].append(result["seconds"])
         print(f"[{i + 1}/{args.repeats}] {name}: {result['seconds']:.1f} s", flush=True)
@@ -104,7 +108,10 @@ def main(argv=None) -> None:
 
 The loop's time includes one evaluation of 1,000 eval rows; `fit`'s does not.
 Worker runs include a checkpoint and an evaluation at each of 2 virtual epochs,
-the 1-worker baseline too; process start-up and imports are not counted.
+the 1-worker baseline too; process start-up and imports are not counted. The
+input, loop and fit rows use the transform graph as the pipeline writes it by
+default (TF1 mode); the worker rows all use a TF2-mode graph, which
+parameter-server training needs.
 
 On this machine's 2 cores, several workers cannot be faster than one: every
 process shares the same two cores, and each synchronous step adds an all-reduce
