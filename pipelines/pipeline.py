@@ -111,7 +111,9 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
         transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(num_steps=config.tuner.steps_per_trial),
         eval_args=tfx.proto.EvalArgs(num_steps=0),
-        custom_config=step_config("tuner", TUNER_FN.rpartition(".")[0]))
+        custom_config={**step_config("tuner", TUNER_FN.rpartition(".")[0]),
+                       # The search lives beside the checkpoints: a killed one continues.
+                       "checkpoint_root": checkpoint_root})
     best_hyperparameters = tuner.outputs["best_hyperparameters"]
     components.append(tuner)
 
