@@ -294,6 +294,12 @@ class BeamConfig(_Strict):
   workers: int = pydantic.Field(0, ge=0)
 
 
+class KubeflowTuner(_Strict):
+  # local: the Tuner step searches in its own pod (trials in parallel processes
+  # there); katib: it runs the search as a Katib Experiment, a pod per trial.
+  backend: Literal["local", "katib"] = "local"
+
+
 class KubeflowConfig(_Strict):
   """How `tpctl compile` lays the pipeline out on Kubernetes (not used locally)."""
   # One image runs every step (see containers/Dockerfile).
@@ -322,8 +328,10 @@ class KubeflowConfig(_Strict):
   # this size, on the run's image, with training_resources per worker. Default:
   # trainer.workers and trainer.ps, as a local run uses them.
   trainer: Optional[ClusterSize] = None
-  # Where that TFJob is created; default: the Trainer pod's own namespace.
+  # Where that TFJob (and a Katib Experiment) is created; default: the step pod's
+  # own namespace.
   tfjob_namespace: Optional[str] = None
+  tuner: KubeflowTuner = KubeflowTuner()
 
 
 class PipelineConfig(_Strict):

@@ -31,6 +31,12 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
                          root)
   say = lambda msg: print(search.PROGRESS_PREFIX + msg, flush=True)  # noqa: E731
   say(f"search ({config.tuner.algorithm}): {directory}")
+  if fn_args.custom_config.get("katib"):
+    from components.tuning import katib_search
+    examples = os.path.dirname(os.path.dirname(train))  # <examples>/Split-train/*
+    return TunerFnResult(tuner=katib_search.KatibSearch(
+        config, fn_args.custom_config["katib"], examples, fn_args.transform_graph_path,
+        directory, say), fit_kwargs={})
   tuner = search.LoopTuner(search.oracle(config), config=config,
                            transform_graph=fn_args.transform_graph_path,
                            train_pattern=train, eval_pattern=evaluation,

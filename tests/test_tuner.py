@@ -190,3 +190,73 @@ def test_a_worker_killed_mid_trial_fails_its_trial_and_the_search_ends(transform
   assert sorted(statuses.values()) == ["COMPLETED"] * 3 + ["FAILED"]
   assert f"worker worker0 was killed by SIGKILL; trial {killed[0]} marked failed" in lines
   assert tuner.get_best_hyperparameters()  # the best of the trials that finished
+
+
+KATIB_SPACE = {"learning_rate": {"type": "float", "min": 1e-3, "max": 1e-1, "sampling": "log"},
+               "num_layers": {"type": "int", "min": 1, "max": 2},
+               "units": {"type": "choice", "values": [32, 64]}}
+
+
+def _katib_like_operator(ran: list):
+  """Stands in for Katib: assigns one trial's values into the trial template,
+  runs its command here (python is the project venv), reads `eval_loss=` from its
+  output as Katib's StdOut collector does, and reports it as the optimal trial."""
+  import re
+  import shlex
+
+  def operator(server, experiment):
+    name = experiment["metadata"]["name"]
+    template = experiment["spec"]["trialTemplate"]
+    assigned = {"learning_rate": "0.05", "num_layers": "2", "units": "64"}
+    script = template["trialSpec"]["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    for p in template["trialParameters"]:
+      script = script.replace("${trialParameters.%s}" % p["name"], assigned[p["reference"]])
+    command = shlex.split(script)
+    command[0] = sys.executable
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    ran.append((command, proc))
+    found = re.search(r"^eval_loss=([\d.]+)$", proc.stdout, re.M)
+    if proc.returncode != 0 or not found:
+      server.add_condition(name, "Failed", "ExperimentFailed", "trial failed",
+                           plural="experiments")
+      return
+    server.set_status(name, trialsSucceeded=1)
+    server.set_optimal_trial(name, f"{name}-abcd1234", assigned, {"eval_loss": found.group(1)})
+    server.add_condition(name, "Succeeded", "ExperimentSucceeded", "done", plural="experiments")
+  return operator
+
+
+@pytest.mark.e2e
+def test_katib_backend_runs_trials_of_our_loop_and_hands_on_the_best(
+    transformed, tmp_path, monkeypatch):
+  from tests.k8s_fake_api import FakeK8s
+  from tests.tfjob_operator import kubeconfig
+  config, transform_dir, examples_dir = transformed
+  config = _tuned(config, max_trials=3, steps_per_trial=20, search_space=KATIB_SPACE)
+  settings = {"image": "registry.example.com/tp:test", "namespace": "default",
+              "resources": {"cpu": "2", "memory": "8Gi", "gpus": 1},
+              "accelerator": "nvidia.com/gpu", "volumes": [], "node_selector": {},
+              "tolerations": []}
+  ran: list = []
+  with FakeK8s() as k8s:
+    k8s.operator = _katib_like_operator(ran)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path / "kubeconfig", k8s.url)))
+    args = _fn_args(config, transform_dir, examples_dir, tmp_path)
+    args.custom_config["katib"] = settings
+    result = tuner_module.tuner_fn(args)
+    result.tuner.search(**result.fit_kwargs)
+    best = result.tuner.get_best_hyperparameters()[0].values
+  (experiment,) = k8s.created()
+  assert experiment["kind"] == "Experiment"
+  assert experiment["spec"]["algorithm"]["algorithmName"] == "random"
+  assert experiment["spec"]["objective"]["objectiveMetricName"] == "eval_loss"
+  assert experiment["spec"]["maxTrialCount"] == 3
+  (command, proc), = ran
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  # The trial read the inputs the step staged beside its search, and trained 20 steps.
+  assert f"{result.tuner.project_dir}/inputs/examples" in command
+  assert "step 20/20" in proc.stdout
+  assert best == {"learning_rate": 0.05, "num_layers": 2, "units": 64}
+  hp = hyperparameters.from_trainer_args({"values": best}, config.trainer.hyperparameters)
+  assert hp.hidden_units == (64, 32) and hp.learning_rate == 0.05
