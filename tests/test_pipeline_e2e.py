@@ -43,8 +43,8 @@ def test_run_directory_holds_everything(small_run):
 
 def test_the_tuner_trains_quietly_and_the_trainer_uses_its_best_values(small_run):
   """The default search (4 random trials) runs the Trainer's loop: one line per
-  trial and no KerasTuner banner on the console; trials.csv and trials.png next
-  to best_hyperparameters.txt; the Trainer trains with the best trial's values."""
+  trial and no KerasTuner banner on the console; trials.csv and trials.png in the
+  Tuner's tuner_results; the Trainer trains with the best trial's values."""
   import csv
   from components import hyperparameters
   config, proc = small_run
@@ -52,12 +52,13 @@ def test_the_tuner_trains_quietly_and_the_trainer_uses_its_best_values(small_run
                         proc.stdout, re.M)) == 4
   assert "Search: Running Trial" not in proc.stdout
   assert "Results summary" not in proc.stdout
-  [best_dir] = glob.glob(str(config.run_path / "pipeline_root" / "Tuner" /
-                             "best_hyperparameters" / "*"))
-  with open(os.path.join(best_dir, "trials.csv")) as f:
+  tuner_outputs = config.run_path / "pipeline_root" / "Tuner"
+  [best_dir] = glob.glob(str(tuner_outputs / "best_hyperparameters" / "*"))
+  [results_dir] = glob.glob(str(tuner_outputs / "tuner_results" / "*"))
+  with open(os.path.join(results_dir, "trials.csv")) as f:
     trials = list(csv.DictReader(f))
   assert [t["status"] for t in trials] == ["COMPLETED"] * 4
-  assert os.path.getsize(os.path.join(best_dir, "trials.png")) > 1000
+  assert os.path.getsize(os.path.join(results_dir, "trials.png")) > 1000
   with open(os.path.join(best_dir, "best_hyperparameters.txt")) as f:
     best = json.load(f)["values"]
   best_trial = min(trials, key=lambda t: float(t["objective"]))

@@ -260,3 +260,15 @@ def test_katib_backend_runs_trials_of_our_loop_and_hands_on_the_best(
   assert best == {"learning_rate": 0.05, "num_layers": 2, "units": 64}
   hp = hyperparameters.from_trainer_args({"values": best}, config.trainer.hyperparameters)
   assert hp.hidden_units == (64, 32) and hp.learning_rate == 0.05
+
+
+def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(transformed, tmp_path):
+  config, transform_dir, examples_dir = transformed
+  space = {"learning_rate": {"type": "choice", "values": [1e12, 1e-3]}}
+  config = _tuned(config, max_trials=2, steps_per_trial=20, search_space=space)
+  lines: list[str] = []
+  tuner = _search(config, transform_dir, examples_dir, tmp_path, lines.append)
+  statuses = {json.loads(r["values"])["learning_rate"]: r["status"] for r in _table(tuner)}
+  assert statuses == {1e12: "FAILED", 1e-3: "COMPLETED"}, statuses
+  assert any("-> failed: " in line and "not finite" in line for line in lines), lines
+  assert tuner.get_best_hyperparameters()[0].values == {"learning_rate": 1e-3}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import logging
 import time
 from collections.abc import Callable
@@ -86,7 +87,9 @@ def default_client() -> k8s.ApiClient:
   try:
     k8s_config.load_incluster_config()
   except k8s_config.ConfigException:
-    k8s_config.load_kube_config()  # outside a cluster: the user's kubeconfig
+    # Outside a cluster: the user's kubeconfig. KUBECONFIG is read now, not when
+    # the client library was imported (its default is fixed at import).
+    k8s_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
   return k8s.ApiClient()
 
 

@@ -1,5 +1,6 @@
 """The Tuner step's executor: TFX's own, plus the trials table and plot written
-next to the best hyperparameters, where a user of the run looks for them."""
+into its tuner_results output, beside TFX's tuner_results.json. (Not into
+best_hyperparameters: the Trainer reads that directory's one and only file.)"""
 from __future__ import annotations
 
 import os
@@ -21,7 +22,7 @@ class Executor(tfx_tuner.Executor):
     tuner = tfx_tuner.search(input_dict, exec_properties, self._get_tmp_dir())
     tfx_tuner.write_best_hyperparameters(tuner, output_dict)
     destination = artifact_utils.get_single_uri(
-        output_dict[standard_component_specs.BEST_HYPERPARAMETERS_KEY])
+        output_dict[standard_component_specs.TUNER_RESULTS_KEY])
     for name in TRIALS_FILES:
       source = os.path.join(tuner.project_dir, name)
       if tf.io.gfile.exists(source):
