@@ -1,49 +1,44 @@
-"""TFX Tuner entry point (`tuner_fn`): a small KerasTuner random search.
+"""TFX Tuner entry point (`tuner_fn`): a KerasTuner search whose trials run the
+Trainer's own training loop (components/tuning/search.py).
 
-Each trial trains the same model as the Trainer for a short step budget and is
-scored on the eval split; the best values feed the Trainer.
+The best values feed the Trainer through the step's best_hyperparameters.
 """
 from __future__ import annotations
 
-import keras
-import keras_tuner as kt
-import tensorflow_transform as tft
+import hashlib
+import os
+
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
-from components import hyperparameters
-from components.trainer import data, evaluation, loop, model as model_lib
 from components.config import PipelineConfig
+from components.trainer import data
+from components.tuning import search
+
+
+def search_dir(config: PipelineConfig, data_digests: list[str], root: str) -> str:
+  """Stable across reruns of the same search on the same data, so that a killed
+  search continues; any other settings or data start a new one."""
+  key = hashlib.sha256("\n".join([config.to_json(), *data_digests]).encode()).hexdigest()[:16]
+  return os.path.join(root, config.pipeline_name, "tuner", key)
 
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   config = PipelineConfig.from_json(fn_args.custom_config["config"])
-  tc, t = config.tuner, config.trainer
-  tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  sizes = loop.vocab_sizes(config, tft_output)
-  classes = loop.num_classes(config, tft_output)
-
-  def build(hp: kt.HyperParameters) -> keras.Model:
-    # Same seed for every trial's initial weights (the data order is seeded too):
-    # a rerun scores each trial the same and so picks the same best values.
-    keras.utils.set_random_seed(t.seed)
-    params = hyperparameters.sample(hp, t.hyperparameters)
-    model = model_lib.build_model(config, params, sizes, classes)
-    model.compile(optimizer=keras.optimizers.Adam(params.learning_rate),
-                  loss=model_lib.loss_fn(config))
-    return model
-
-  def dataset(pattern, training):
-    ds = data.make_dataset(pattern, tft_output, t.per_replica_batch_size,
-                           training=training, seed=t.seed)
-    if not training:
-      ds = ds.unbatch().take(t.eval_examples).batch(data.EVAL_BATCH_SIZE)
-    return ds.map(lambda x, y: (x, evaluation.prepare_labels(config, y)))
-
-  tuner = kt.RandomSearch(
-      build, objective="val_loss", max_trials=tc.max_trials, seed=t.seed,
-      directory=fn_args.working_dir, project_name="search", overwrite=True)
-  return TunerFnResult(tuner=tuner, fit_kwargs={
-      "x": dataset(fn_args.train_files[0], True),
-      "validation_data": dataset(fn_args.eval_files[0], False),
-      "steps_per_epoch": tc.steps_per_trial, "epochs": 1, "verbose": 0})
+  train, evaluation = fn_args.train_files[0], fn_args.eval_files[0]
+  root = fn_args.custom_config.get("checkpoint_root") or fn_args.working_dir
+  directory = search_dir(config, [data.content_digest(train), data.content_digest(evaluation)],
+                         root)
+  say = lambda msg: print(search.PROGRESS_PREFIX + msg, flush=True)  # noqa: E731
+  say(f"search ({config.tuner.algorithm}): {directory}")
+  if fn_args.custom_config.get("katib"):
+    from components.tuning import katib_search
+    examples = os.path.dirname(os.path.dirname(train))  # <examples>/Split-train/*
+    return TunerFnResult(tuner=katib_search.KatibSearch(
+        config, fn_args.custom_config["katib"], examples, fn_args.transform_graph_path,
+        directory, say), fit_kwargs={})
+  tuner = search.LoopTuner(search.oracle(config), config=config,
+                           transform_graph=fn_args.transform_graph_path,
+                           train_pattern=train, eval_pattern=evaluation,
+                           directory=directory, say=say)
+  return TunerFnResult(tuner=tuner, fit_kwargs={"verbose": 0})

@@ -11,6 +11,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
 from components import features, transform_module
+from components.tuning import executor as tuning_executor
 from components.checkpoint_evaluator.component import CheckpointEvaluator
 from components.csv_ingest.component import csv_ingest
 from components.config import PipelineConfig, TaskType
@@ -73,7 +74,8 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
                     metadata_connection_config=None,
                     beam_pipeline_args: Optional[list[str]] = None,
                     enable_cache: bool = False,
-                    trainer_tfjob: Optional[dict] = None) -> tfx.dsl.Pipeline:
+                    trainer_tfjob: Optional[dict] = None,
+                    tuner_katib: Optional[dict] = None) -> tfx.dsl.Pipeline:
   """`train_args` and `push_destination` (JSON of TrainArgs / PushDestination)
   override the step budget and `serving_dir` when given.
 
@@ -106,12 +108,16 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
 
   best_hyperparameters = None
   if config.tuner.enabled:
-    tuner = tfx.components.Tuner(
+    tuner = tuning_executor.Tuner(
         tuner_fn=TUNER_FN, examples=ingest.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(num_steps=config.tuner.steps_per_trial),
         eval_args=tfx.proto.EvalArgs(num_steps=0),
-        custom_config=step_config("tuner", TUNER_FN.rpartition(".")[0]))
+        custom_config={**step_config("tuner", TUNER_FN.rpartition(".")[0]),
+                       # The search lives beside the checkpoints: a killed one continues.
+                       "checkpoint_root": checkpoint_root,
+                       # Kubeflow with kubeflow.tuner.backend katib: a Katib Experiment.
+                       **({"katib": tuner_katib} if tuner_katib else {})})
     best_hyperparameters = tuner.outputs["best_hyperparameters"]
     components.append(tuner)
 

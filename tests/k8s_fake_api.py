@@ -1,9 +1,11 @@
 """A stand-in for the Kubernetes API server: enough of its REST API for the TFJob
-launcher (components/launchers/tfjob.py), with every request recorded.
+and Katib launchers (components/launchers/tfjob.py, katib.py), with every request
+recorded.
 
-It stores TFJobs and pods in memory and answers like the real server: created
-objects get a uid and timestamps, errors are Status objects (404 NotFound, 409
-AlreadyExists). Nothing runs the jobs: an "operator" hook does, e.g.
+It stores TFJobs, Katib Experiments and pods in memory and answers like the real
+server: created objects get a uid and timestamps, errors are Status objects (404
+NotFound, 409 AlreadyExists). Nothing runs the jobs: an "operator" hook does (it is
+called for every created object, whatever its kind), e.g.
 
     def operator(server, tfjob):  # called when a TFJob is created
       server.add_condition(tfjob["metadata"]["name"], "Created")
@@ -13,8 +15,8 @@ AlreadyExists). Nothing runs the jobs: an "operator" hook does, e.g.
       tfjob.run(spec, api_client=k8s.api_client())
 
 The operator may start a thread that drives the job over time (add_condition,
-add_pod, append_log...); all helpers are thread-safe, and `on_delete` (or
-`tfjob(name)` turning None) tells it that the launcher deleted the job. `before_request` runs before each request is
+add_pod, append_log, set_status...); all helpers are thread-safe, and `on_delete`
+(or `tfjob(name)` turning None) tells it that the launcher deleted the job. `before_request` runs before each request is
 answered, for operators that advance one step per poll. Endpoints the launcher
 does not use are answered 404, so a new kind of request fails a test.
 """
@@ -35,10 +37,13 @@ from urllib.parse import parse_qs, urlsplit
 import kubernetes.client
 
 TFJOBS = "/apis/kubeflow.org/v1/namespaces/{namespace}/tfjobs"
+EXPERIMENTS = "/apis/kubeflow.org/v1beta1/namespaces/{namespace}/experiments"
 PODS = "/api/v1/namespaces/{namespace}/pods"
-_TFJOB_PATH = re.compile(
-    r"^/apis/kubeflow\.org/v1/namespaces/(?P<ns>[^/]+)/tfjobs"
-    r"(?:/(?P<name>[^/]+)(?P<status>/status)?)?$")
+# plural -> (version, kind) of the kubeflow.org custom resources served.
+_KINDS = {"tfjobs": ("v1", "TFJob"), "experiments": ("v1beta1", "Experiment")}
+_CUSTOM_PATH = re.compile(
+    r"^/apis/kubeflow\.org/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/"
+    r"(?P<plural>tfjobs|experiments)(?:/(?P<name>[^/]+)(?P<status>/status)?)?$")
 _POD_PATH = re.compile(
     r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+)(?P<log>/log))?$")
 _EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -60,23 +65,26 @@ class _HttpError(Exception):
 
 
 class FakeK8s:
-  """with FakeK8s() as k8s: ... k8s.url, k8s.requests, k8s.tfjobs, k8s.pods"""
+  """with FakeK8s() as k8s: ... k8s.url, k8s.requests, k8s.tfjobs, k8s.experiments,
+  k8s.pods"""
 
   def __init__(self):
     self.requests: list[Request] = []
     self.tfjobs: dict[tuple[str, str], dict] = {}  # (namespace, name) -> object
+    self.experiments: dict[tuple[str, str], dict] = {}
+    self._stores = {"tfjobs": self.tfjobs, "experiments": self.experiments}
     self.pods: dict[tuple[str, str], dict] = {}
     self.logs: dict[tuple[str, str], str | None] = {}  # None: not started (400)
     self.previous_logs: dict[tuple[str, str], str] = {}
     # (method, path) -> [(status, message), ...]: answer the next such requests so.
     self.failures: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    # GETs for which a deleted TFJob stays visible (with a deletionTimestamp), as
+    # GETs for which a deleted object stays visible (with a deletionTimestamp), as
     # while a real one's finalizers run. 0: it goes at once.
     self.deletion_lag = 0
     self.operator: Callable[[FakeK8s, dict], None] | None = None
     self.on_delete: Callable[[FakeK8s, dict], None] | None = None
     self.before_request: Callable[[FakeK8s, Request], None] | None = None
-    self._lingering: dict[tuple[str, str], int] = {}
+    self._lingering: dict[tuple[str, str, str], int] = {}  # (plural, ns, name)
     self._clock = itertools.count(1)  # seconds after _EPOCH, for timestamps
     self._lock = threading.RLock()
     self._clients: list[kubernetes.client.ApiClient] = []
@@ -129,10 +137,10 @@ class FakeK8s:
     """(method, path) of every request, in order."""
     return [(r.method, r.path) for r in self.requests]
 
-  def created(self) -> list[dict]:
-    """The TFJob bodies POSTed, in order."""
-    return [r.body for r in self.requests
-            if r.method == "POST" and _TFJOB_PATH.match(r.path)]
+  def created(self, plural: str | None = None) -> list[dict]:
+    """The custom-object bodies POSTed (of one plural, e.g. "tfjobs"), in order."""
+    return [r.body for r in self.requests if r.method == "POST"
+            and (m := _CUSTOM_PATH.match(r.path)) and plural in (None, m["plural"])]
 
   # --- state: TFJobs -----------------------------------------------------------------
   def tfjob(self, name: str, namespace: str = "default") -> dict | None:
@@ -143,21 +151,15 @@ class FakeK8s:
 
   def add_tfjob(self, body: dict) -> dict:
     """Stores a TFJob as if created earlier (no operator call)."""
-    with self._lock:
-      meta = body.setdefault("metadata", {})
-      meta.setdefault("namespace", "default")
-      meta.update(uid=f"uid-{meta['name']}-{next(self._clock)}", resourceVersion="1",
-                  generation=1, creationTimestamp=self._now())
-      self.tfjobs[(meta["namespace"], meta["name"])] = body
-      return copy.deepcopy(body)
+    return self._add("tfjobs", body)
 
   def add_condition(self, name: str, type_: str, reason: str = "", message: str = "",
-                    namespace: str = "default") -> None:
-    """Sets a job condition the way the Training Operator does: it replaces one of
-    the same type, Running and Restarting replace each other, and a final one
-    (Succeeded, Failed) turns Running false."""
+                    namespace: str = "default", plural: str = "tfjobs") -> None:
+    """Sets a condition the way the Training Operator (and Katib, for an Experiment)
+    does: it replaces one of the same type, Running and Restarting replace each
+    other, and a final one (Succeeded, Failed) turns Running false."""
     with self._lock:
-      status = self.tfjobs[(namespace, name)].setdefault("status", {})
+      status = self._stores[plural][(namespace, name)].setdefault("status", {})
       kept = []
       for c in status.get("conditions", []):
         if c["type"] == type_ or {c["type"], type_} == {"Running", "Restarting"}:
@@ -166,7 +168,8 @@ class FakeK8s:
           c = {**c, "status": "False"}
         kept.append(c)
       now = self._now()
-      kept.append({"type": type_, "status": "True", "reason": reason or f"TFJob{type_}",
+      default_reason = f"{_KINDS[plural][1]}{type_}"
+      kept.append({"type": type_, "status": "True", "reason": reason or default_reason,
                    "message": message, "lastUpdateTime": now, "lastTransitionTime": now})
       status["conditions"] = kept
 
@@ -175,6 +178,32 @@ class FakeK8s:
     """e.g. {"Worker": {"active": 2}}"""
     with self._lock:
       self.tfjobs[(namespace, name)].setdefault("status", {})["replicaStatuses"] = statuses
+
+  # --- state: Katib Experiments -----------------------------------------------------
+  def experiment(self, name: str, namespace: str = "default") -> dict | None:
+    """A copy of the stored Experiment, or None."""
+    with self._lock:
+      return copy.deepcopy(self.experiments.get((namespace, name)))
+
+  def add_experiment(self, body: dict) -> dict:
+    """Stores an Experiment as if created earlier (no operator call)."""
+    return self._add("experiments", body)
+
+  def set_status(self, name: str, namespace: str = "default",
+                 plural: str = "experiments", **fields: Any) -> None:
+    """Sets status fields, e.g. trialsSucceeded=2, trialsRunning=1."""
+    with self._lock:
+      self._stores[plural][(namespace, name)].setdefault("status", {}).update(
+          copy.deepcopy(fields))
+
+  def set_optimal_trial(self, name: str, trial: str, parameters: dict[str, str],
+                        metrics: dict[str, str], namespace: str = "default") -> None:
+    """status.currentOptimalTrial as Katib's controller writes it."""
+    self.set_status(name, namespace, currentOptimalTrial={
+        "bestTrialName": trial,
+        "parameterAssignments": [{"name": k, "value": v} for k, v in parameters.items()],
+        "observation": {"metrics": [{"name": k, "min": v, "max": v, "latest": v}
+                                    for k, v in metrics.items()]}})
 
   # --- state: pods and logs ----------------------------------------------------------
   def add_pod(self, job: str, replica_type: str, index: int = 0, log: str | None = "",
@@ -248,8 +277,9 @@ class FakeK8s:
     if errors:
       code, message = errors.pop(0)
       raise _HttpError(code, _REASONS.get(code, "InternalError"), message)
-    if m := _TFJOB_PATH.match(r.path):
-      return self._tfjobs(r, m["ns"], m["name"], body)
+    m = _CUSTOM_PATH.match(r.path)
+    if m and _KINDS[m["plural"]][0] == m["version"]:
+      return self._custom(r, m["plural"], m["ns"], m["name"], body)
     if m := _POD_PATH.match(r.path):
       if r.method == "GET" and m["name"]:
         return 200, self._log(m["ns"], m["name"], r.query), None
@@ -257,59 +287,73 @@ class FakeK8s:
         return 200, self._list_pods(m["ns"], r.query.get("labelSelector", "")), None
     raise _HttpError(404, "NotFound", "the server could not find the requested resource")
 
-  def _tfjobs(self, r: Request, ns: str, name: str | None, body: Any
+  def _add(self, plural: str, body: dict) -> dict:
+    with self._lock:
+      meta = body.setdefault("metadata", {})
+      meta.setdefault("namespace", "default")
+      meta.update(uid=f"uid-{meta['name']}-{next(self._clock)}", resourceVersion="1",
+                  generation=1, creationTimestamp=self._now())
+      self._stores[plural][(meta["namespace"], meta["name"])] = body
+      return copy.deepcopy(body)
+
+  def _custom(self, r: Request, plural: str, ns: str, name: str | None, body: Any
               ) -> tuple[int, Any, Callable | None]:
+    store = self._stores[plural]
     if r.method == "POST" and not name:
-      return 201, *self._create(ns, body)
+      return 201, *self._create(plural, ns, body)
     if r.method == "GET" and not name:
-      return 200, {"apiVersion": "kubeflow.org/v1", "kind": "TFJobList",
+      version, kind = _KINDS[plural]
+      return 200, {"apiVersion": f"kubeflow.org/{version}", "kind": f"{kind}List",
                    "metadata": {"resourceVersion": "1"},
-                   "items": [j for (n, _), j in self.tfjobs.items() if n == ns]}, None
+                   "items": [j for (n, _), j in store.items() if n == ns]}, None
     if r.method == "GET":
-      return 200, self._get(ns, name), None
+      return 200, self._get(plural, ns, name), None
     if r.method == "DELETE" and not r.path.endswith("/status"):
-      return 200, *self._delete(ns, name)
+      return 200, *self._delete(plural, ns, name)
     raise _HttpError(405, "MethodNotAllowed", f"{r.method} {r.path} is not supported")
 
-  def _create(self, ns: str, body: dict) -> tuple[dict, Callable | None]:
+  def _create(self, plural: str, ns: str, body: dict) -> tuple[dict, Callable | None]:
     name = body["metadata"]["name"]
-    if (ns, name) in self.tfjobs:
-      raise _HttpError(409, "AlreadyExists", f'tfjobs.kubeflow.org "{name}" already exists')
+    if (ns, name) in self._stores[plural]:
+      raise _HttpError(409, "AlreadyExists",
+                       f'{plural}.kubeflow.org "{name}" already exists')
     body["metadata"]["namespace"] = ns
-    job, operator = self.add_tfjob(body), self.operator
+    job, operator = self._add(plural, body), self.operator
     return job, operator and (lambda: operator(self, copy.deepcopy(job)))
 
-  def _get(self, ns: str, name: str) -> dict:
-    job = self.tfjobs.get((ns, name))
+  def _get(self, plural: str, ns: str, name: str) -> dict:
+    job = self._stores[plural].get((ns, name))
     if job is None:
-      raise _not_found(name)
+      raise _not_found(plural, name)
     answer = copy.deepcopy(job)
-    if (ns, name) in self._lingering:
-      self._lingering[(ns, name)] -= 1
-      if self._lingering[(ns, name)] <= 0:
-        self._remove(ns, name)
+    if (plural, ns, name) in self._lingering:
+      self._lingering[(plural, ns, name)] -= 1
+      if self._lingering[(plural, ns, name)] <= 0:
+        self._remove(plural, ns, name)
     return answer
 
-  def _delete(self, ns: str, name: str) -> tuple[dict, Callable | None]:
-    job = self.tfjobs.get((ns, name))
+  def _delete(self, plural: str, ns: str, name: str) -> tuple[dict, Callable | None]:
+    job = self._stores[plural].get((ns, name))
     if job is None:
-      raise _not_found(name)
+      raise _not_found(plural, name)
     hook, gone = self.on_delete, copy.deepcopy(job)
     then = hook and "deletionTimestamp" not in job["metadata"] and (
         lambda: hook(self, gone))
     job["metadata"].setdefault("deletionTimestamp", self._now())
-    if self.deletion_lag and (ns, name) not in self._lingering:
-      self._lingering[(ns, name)] = self.deletion_lag
+    if self.deletion_lag and (plural, ns, name) not in self._lingering:
+      self._lingering[(plural, ns, name)] = self.deletion_lag
     elif not self.deletion_lag:
-      self._remove(ns, name)
+      self._remove(plural, ns, name)
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {"name": name, "group": "kubeflow.org", "kind": "tfjobs",
+            "details": {"name": name, "group": "kubeflow.org", "kind": plural,
                         "uid": job["metadata"]["uid"]}}, then or None
 
-  def _remove(self, ns: str, name: str) -> None:
-    """The job and, as the garbage collector would, its pods."""
-    self.tfjobs.pop((ns, name), None)
-    self._lingering.pop((ns, name), None)
+  def _remove(self, plural: str, ns: str, name: str) -> None:
+    """The object and, as the garbage collector would, a TFJob's pods."""
+    self._stores[plural].pop((ns, name), None)
+    self._lingering.pop((plural, ns, name), None)
+    if plural != "tfjobs":
+      return
     for key in [k for k, p in self.pods.items()
                 if k[0] == ns and p["metadata"]["labels"].get(JOB_LABEL) == name]:
       del self.pods[key]
@@ -351,8 +395,8 @@ _REASONS = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "AlreadyE
             429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
 
 
-def _not_found(name: str) -> _HttpError:
-  return _HttpError(404, "NotFound", f'tfjobs.kubeflow.org "{name}" not found')
+def _not_found(plural: str, name: str) -> _HttpError:
+  return _HttpError(404, "NotFound", f'{plural}.kubeflow.org "{name}" not found')
 
 
 def _status_object(e: _HttpError) -> dict:

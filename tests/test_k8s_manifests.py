@@ -526,16 +526,16 @@ def test_checkov_skips_are_few_and_justified(checkov_report):
     assert len(check["check_result"]["suppress_comment"]) >= 20
 
 
-def test_tfjob_launcher_rbac_grants_exactly_what_the_launcher_calls():
-  """k8s/kfp: the Role the Trainer step's service account needs to run a TFJob:
-  valid objects, granting the calls the launcher makes (create, get and delete
-  a TFJob; list pods; read a pod's log) and nothing else."""
-  objects = list(yaml.safe_load_all((K8S / "kfp" / "rbac-tfjob-launcher.yaml").read_text()))
+def test_launcher_rbac_grants_exactly_what_the_launchers_call():
+  """k8s/kfp: the Role the steps' service account needs to run a TFJob or a Katib
+  Experiment: valid objects, granting the calls the launchers make (create, get
+  and delete one; list pods; read a pod's log) and nothing else."""
+  objects = list(yaml.safe_load_all((K8S / "kfp" / "rbac-launchers.yaml").read_text()))
   for obj in objects:
     kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
   role = one(objects, "Role")
   assert role["rules"] == [
-      {"apiGroups": ["kubeflow.org"], "resources": ["tfjobs"],
+      {"apiGroups": ["kubeflow.org"], "resources": ["tfjobs", "experiments"],
        "verbs": ["create", "get", "delete"]},
       {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
       {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}]

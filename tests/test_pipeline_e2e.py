@@ -41,6 +41,36 @@ def test_run_directory_holds_everything(small_run):
   assert glob.glob(str(run / "pipeline_root" / "Trainer" / "model_run" / "*" / "events.out.tfevents.*"))
 
 
+def test_the_tuner_trains_quietly_and_the_trainer_uses_its_best_values(small_run):
+  """The default search (4 random trials) runs the Trainer's loop: one line per
+  trial and no KerasTuner banner on the console; trials.csv and trials.png in the
+  Tuner's tuner_results; the Trainer trains with the best trial's values."""
+  import csv
+  from components import hyperparameters
+  config, proc = small_run
+  assert len(re.findall(r"^\[tuner\] trial \d+: .* -> eval loss [\d.]+ \(300 steps",
+                        proc.stdout, re.M)) == 4
+  assert "Search: Running Trial" not in proc.stdout
+  assert "Results summary" not in proc.stdout
+  tuner_outputs = config.run_path / "pipeline_root" / "Tuner"
+  [best_dir] = glob.glob(str(tuner_outputs / "best_hyperparameters" / "*"))
+  [results_dir] = glob.glob(str(tuner_outputs / "tuner_results" / "*"))
+  with open(os.path.join(results_dir, "trials.csv")) as f:
+    trials = list(csv.DictReader(f))
+  assert [t["status"] for t in trials] == ["COMPLETED"] * 4
+  assert os.path.getsize(os.path.join(results_dir, "trials.png")) > 1000
+  with open(os.path.join(best_dir, "best_hyperparameters.txt")) as f:
+    best = json.load(f)["values"]
+  best_trial = min(trials, key=lambda t: float(t["objective"]))
+  assert json.loads(best_trial["values"]) == best
+  [record] = glob.glob(str(config.run_path / "pipeline_root" / "Trainer" / "model" / "*" /
+                           "Format-Serving" / "training_record.json"))
+  with open(record) as f:
+    used = json.load(f)["hyperparameters"]
+  expected = hyperparameters.from_values(best, config.trainer.hyperparameters)
+  assert used == expected.model_dump(mode="json")
+
+
 def _raw_examples(data_dir: str, label: str, limit: int):
   """Serialized tf.Examples of raw CSV rows, without the label, as a client sends."""
   from components.csv_ingest import executor

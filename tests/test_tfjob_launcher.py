@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 
 from components.config import StepResources, Toleration, VolumeMount
 from components.launchers import tfjob
@@ -388,14 +387,13 @@ def test_a_job_deleted_by_someone_else_fails(k8s):
   assert len(deleted(k8s)) == 1  # still attempted; its 404 is fine
 
 
-def test_without_a_client_the_cluster_config_is_loaded(k8s, monkeypatch):
-  def not_in_a_cluster():
-    raise k8s_config.ConfigException("not in a cluster")
-
+def test_without_a_client_the_users_kubeconfig_is_loaded(k8s, monkeypatch, tmp_path):
+  """Outside a cluster the launcher reads $KUBECONFIG when it runs (the client
+  library fixes its default path when it is imported)."""
+  from tests.tfjob_operator import kubeconfig
+  monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)  # not in a cluster
   monkeypatch.setattr(k8s_client.Configuration, "_default", None)
-  monkeypatch.setattr(k8s_config, "load_incluster_config", not_in_a_cluster)
-  monkeypatch.setattr(k8s_config, "load_kube_config", lambda: k8s_client.Configuration
-                      .set_default(k8s_client.Configuration(host=k8s.url)))
+  monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path / "kubeconfig", k8s.url)))
   k8s.operator = finishes_at_once
   result = tfjob.run(make_spec(), progress=lambda line: None, poll_seconds=POLL)
   assert result["metadata"]["name"] == NAME

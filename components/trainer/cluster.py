@@ -57,19 +57,26 @@ def train_locally(config: PipelineConfig, hp_json: str, examples: str, transform
   return read_record(record_path)
 
 
-def tfjob_settings(config: PipelineConfig) -> Optional[dict]:
-  """What the compiled Trainer step needs to launch its TFJob (None: the step's
-  own pod trains). JSON, because it travels in the step's custom_config."""
+def pod_settings(config: PipelineConfig) -> dict:
+  """How a pod that a step creates (a TFJob replica, a Katib trial) is laid out:
+  the run's image, training resources, GPU placement and volumes. JSON, because
+  it travels in the step's custom_config."""
   k = config.kubeflow
-  size = k.trainer or ClusterSize(workers=config.trainer.workers, ps=config.trainer.ps)
-  if size.workers == 1 and size.ps == 0:
-    return None
-  return {"workers": size.workers, "ps": size.ps, "image": k.image,
-          "namespace": k.tfjob_namespace,
+  return {"image": k.image, "namespace": k.tfjob_namespace,
           "resources": k.training_resources.model_dump(), "accelerator": k.accelerator,
           "volumes": [v.model_dump() for v in k.volumes],
           "node_selector": dict(k.gpu_node_selector),
           "tolerations": [t.model_dump() for t in k.gpu_tolerations]}
+
+
+def tfjob_settings(config: PipelineConfig) -> Optional[dict]:
+  """What the compiled Trainer step needs to launch its TFJob (None: the step's
+  own pod trains)."""
+  size = config.kubeflow.trainer or ClusterSize(workers=config.trainer.workers,
+                                                ps=config.trainer.ps)
+  if size.workers == 1 and size.ps == 0:
+    return None
+  return {"workers": size.workers, "ps": size.ps, **pod_settings(config)}
 
 
 _SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"

@@ -20,6 +20,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 from pipelines import beam_runner, pipeline
 from components.config import PipelineConfig, StepResources
 from components.trainer import cluster
+from components.tuning import katib_search
 from pipelines.kubeflow import parameters
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
@@ -114,7 +115,8 @@ def build(config: PipelineConfig) -> tfx.dsl.Pipeline:
       serving_dir=k.serving_dir, checkpoint_root=k.checkpoint_dir,
       train_args=params["train_args"], push_destination=params["push_destination"],
       beam_pipeline_args=_beam_args(config),
-      trainer_tfjob=cluster.tfjob_settings(config))
+      trainer_tfjob=cluster.tfjob_settings(config),
+      tuner_katib=katib_search.katib_settings(config))
   for component in tfx_pipeline.components:
     component.with_platform_config(_step_resources(config, component.id))
   return tfx_pipeline

@@ -1,0 +1,1 @@
+"""Hyperparameter search around the Trainer's own training loop."""
