@@ -67,11 +67,13 @@ def cluster_spec(workers: int, ps: int = 0, chief: bool = False) -> dict[str, li
   return spec
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+  """preexec_fn: the child gets SIGKILL when its parent dies."""
   ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _how(returncode: int) -> str:
+def how(returncode: int) -> str:
+  """'was killed by SIGKILL', 'exited with status 1'."""
   if returncode < 0:
     return f"was killed by {signal.Signals(-returncode).name}"
   return f"exited with status {returncode}"
@@ -113,7 +115,7 @@ def run(command: list[str], *, workers: int, ps: int = 0, chief: bool = False,
         proc = subprocess.Popen(
             command, env={**os.environ, **(env or {}), "TF_CONFIG": tf_config},
             stdout=subprocess.PIPE if reports else log, stderr=subprocess.STDOUT,
-            text=True, preexec_fn=_die_with_parent)
+            text=True, preexec_fn=die_with_parent)
         replicas.append(Replica(task_type, index, proc, log_path))
         if reports:  # the pump thread writes the log and closes it
           streams.append(_tee(proc, log, output or progress))
@@ -155,9 +157,9 @@ def _wait(replicas: list[Replica], chief: bool, progress) -> None:
         continue
       tolerated = chief and r.task_type == "worker"
       if not tolerated:
-        raise ClusterFailed(f"{r.name} {_how(code)}: {_last_line(r.log_path) or 'no output'}"
+        raise ClusterFailed(f"{r.name} {how(code)}: {_last_line(r.log_path) or 'no output'}"
                             f" (log: {r.log_path})")
-      progress(f"{r.name} {_how(code)}; the coordinator carries on with the other workers")
+      progress(f"{r.name} {how(code)}; the coordinator carries on with the other workers")
     workers = [r for r in replicas if r.task_type == "worker"]
     if not chief and all(r.process.poll() == 0 for r in workers):
       return

@@ -82,14 +82,19 @@ def tfjob_settings(config: PipelineConfig) -> Optional[dict]:
 _SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
-def _own_namespace() -> Optional[str]:
+def namespace(settings: dict) -> str:
+  """Where a step creates its objects: kubeflow.tfjob_namespace, else the step
+  pod's own namespace."""
+  if settings["namespace"]:
+    return settings["namespace"]
   try:
     return Path(_SERVICE_ACCOUNT_NAMESPACE).read_text().strip()
   except OSError:
-    return None
+    raise RuntimeError("kubeflow.tfjob_namespace is not set and this pod has no "
+                       f"service account namespace ({_SERVICE_ACCOUNT_NAMESPACE})") from None
 
 
-def _own_pod() -> Optional[dict]:
+def own_pod() -> Optional[dict]:
   """The KFP step's pod (the KFP launcher exports its name and uid), to own the
   TFJob: deleting the run's pods then deletes the job, even after a crash here."""
   name, uid = os.environ.get("KFP_POD_NAME"), os.environ.get("KFP_POD_UID")
@@ -132,15 +137,12 @@ def train_on_tfjob(config: PipelineConfig, settings: dict, hp_json: str, example
   record_path = os.path.join(checkpoint_dir, RECORD_FILE)
   if tf.io.gfile.exists(record_path):
     tf.io.gfile.remove(record_path)
-  namespace = settings["namespace"] or _own_namespace()
-  if not namespace:
-    raise RuntimeError("kubeflow.tfjob_namespace is not set and this pod has no "
-                       f"service account namespace ({_SERVICE_ACCOUNT_NAMESPACE})")
+  where = namespace(settings)
   spec = tfjob.TFJobSpec(
       # Unique per attempt: a retried step must not adopt its predecessor's job.
       name=f"{config.pipeline_name[:30]}-train-{os.path.basename(checkpoint_dir)[:8]}-"
            f"{secrets.token_hex(3)}",
-      namespace=namespace, image=settings["image"],
+      namespace=where, image=settings["image"],
       command=job.command(config, examples, transform_graph, hp_json, checkpoint_dir,
                           os.path.join(checkpoint_dir, "tensorboard"), record_path,
                           warm_start),
@@ -150,8 +152,8 @@ def train_on_tfjob(config: PipelineConfig, settings: dict, hp_json: str, example
       volumes=tuple(VolumeMount(**v) for v in settings["volumes"]),
       node_selector=settings["node_selector"],
       tolerations=tuple(Toleration(**t) for t in settings["tolerations"]),
-      owner=_own_pod())
-  say(f"launching TFJob {namespace}/{spec.name}: {spec.workers} worker(s)"
+      owner=own_pod())
+  say(f"launching TFJob {where}/{spec.name}: {spec.workers} worker(s)"
       + (f", {spec.ps} parameter server(s) and a coordinator" if spec.ps else ""))
   try:
     tfjob.run(spec, api_client=api_client, progress=_relay_or_say(say))

@@ -4,6 +4,7 @@ loop) on the run's image; its best trial becomes the step's best_hyperparameters
 exactly as a local search's does."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from typing import Callable, Optional
@@ -14,6 +15,8 @@ from components import hyperparameters
 from components.config import PipelineConfig, StepResources, Toleration, VolumeMount
 from components.trainer import cluster
 from components.tuning import search
+
+log = logging.getLogger(__name__)
 
 
 def katib_settings(config: PipelineConfig) -> Optional[dict]:
@@ -49,7 +52,7 @@ class KatibSearch(kt.engine.base_tuner.BaseTuner):
     trial_config = self._config.model_copy(update={
         "trainer": trainer, "checkpoint_dir": os.path.join(self.project_dir, "trials")})
     s = self._settings
-    namespace = s["namespace"] or cluster._own_namespace()  # pylint: disable=protected-access
+    namespace = cluster.namespace(s)
     spec = katib.ExperimentSpec(
         name=f"{self._config.pipeline_name[:24]}-tune-{secrets.token_hex(3)}",
         namespace=namespace, image=s["image"],
@@ -63,7 +66,7 @@ class KatibSearch(kt.engine.base_tuner.BaseTuner):
         volumes=tuple(VolumeMount(**v) for v in s["volumes"]),
         node_selector=s["node_selector"],
         tolerations=tuple(Toleration(**t) for t in s["tolerations"]),
-        owner=cluster._own_pod())  # pylint: disable=protected-access
+        owner=cluster.own_pod())
     self._say(f"Katib Experiment {namespace}/{spec.name}: {tc.algorithm}, "
               f"{tc.max_trials} trials, {tc.parallel_trials} at a time")
     best = katib.run(spec, api_client=self._api_client, progress=self._say)
@@ -79,11 +82,13 @@ class KatibSearch(kt.engine.base_tuner.BaseTuner):
       hp.values[name] = _typed(self._config.tuner.search_space[name], text)
     return [hp]
 
+  # TFX's executor calls these; KerasTuner would print banners. Katib's UI shows
+  # the space and the trials, and the best one is in the step's log.
   def search_space_summary(self, extended=False):
-    pass  # Katib's UI shows the space and the trials
+    log.info("search space: %s", dict(self._config.tuner.search_space))
 
   def results_summary(self, num_trials=10):
-    pass
+    log.info("best trial's values: %s", self._best)
 
 
 def _typed(param, text: str):

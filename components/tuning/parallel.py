@@ -54,7 +54,7 @@ def serve(oracle, command: list[str], workers: int, log_dir: str,
     log = open(os.path.join(log_dir, f"{tuner_id}.log"), "a")
     proc = subprocess.Popen(command, env={**env, "KERASTUNER_TUNER_ID": tuner_id},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=local_processes._die_with_parent)
+                            preexec_fn=local_processes.die_with_parent)
     threading.Thread(target=_pump, args=(proc, log, relay), daemon=True).start()
     running[tuner_id] = proc
 
@@ -73,7 +73,7 @@ def serve(oracle, command: list[str], workers: int, log_dir: str,
         del running[tuner_id]
         if code == 0:
           continue
-        how = local_processes._how(code)  # pylint: disable=protected-access
+        how = local_processes.how(code)
         trial = _fail_ongoing(oracle, tuner_id, f"worker {tuner_id} {how}")
         say(f"worker {tuner_id} {how}" + (f"; trial {trial} marked failed" if trial else ""))
         if restarts < _MAX_RESTARTS and not _search_over(oracle):
