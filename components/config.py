@@ -35,9 +35,26 @@ class TaskType(str, enum.Enum):
   REGRESSION = "regression"
 
 
+class SpanWindow(_Strict):
+  """Which spans a run reads when data.dir holds span directories (<dir>/<span>/*.csv,
+  a span named by an integer, YYYY-MM or YYYY-MM-DD): the newest N (a rolling
+  window), or first..last (inclusive; either may be left open). Default: all."""
+  newest: Optional[int] = pydantic.Field(None, ge=1)
+  first: Optional[str] = None
+  last: Optional[str] = None
+
+  @pydantic.model_validator(mode="after")
+  def _one_kind_of_window(self):
+    if self.newest and (self.first or self.last):
+      raise ValueError("give newest, or first/last, not both")
+    return self
+
+
 class DataConfig(_Strict):
-  # Directory of CSV files. None means the embedded Chicago taxi data.
+  # Directory of CSV files, or of span directories of CSV files. None means the
+  # embedded Chicago taxi data.
   dir: Optional[str] = None
+  spans: SpanWindow = SpanWindow()
   # Rows are split by a hash of this column's text (any kind of column), so that
   # rows sharing a key never straddle train and eval. None (null) hashes the whole
   # row, as do rows whose key is missing.
@@ -259,6 +276,44 @@ class EvaluatorConfig(_Strict):
   """
   lower_bound: Optional[float] = None
   upper_bound: Optional[float] = None
+  # Against production: once a model is in the registry, a candidate is pushed
+  # only if it beats that model, on the same eval data, by more than this much of
+  # the blessing metric (TFMA change threshold; the first push needs the bound only).
+  min_improvement: float = pydantic.Field(0.0, ge=0)
+
+
+_WARM_START = re.compile(r"^(cold|production|production-minus-([1-9][0-9]*))$")
+
+
+class RetrainConfig(_Strict):
+  """Periodic retraining on fresh spans (`tpctl retrain`)."""
+  # Where training starts: the production model's own checkpoint (its full
+  # training state), K checkpoints before it, or from scratch. Without a production
+  # model (or with its checkpoint gone) it starts cold, and says so.
+  warm_start: str = "production"
+  # A warm start trains this many steps past the production checkpoint (instead
+  # of trainer.train_steps), at this learning rate (default: the trainer's).
+  warm_start_steps: int = pydantic.Field(500, ge=1)
+  warm_start_learning_rate: Optional[float] = pydantic.Field(None, gt=0)
+  # Versions kept in the serving directory (the model registry), newest first.
+  keep_versions: int = pydantic.Field(5, ge=2)
+  # Drift gate: a new span whose categorical (or label) distribution is farther
+  # than this from production's training data (L-infinity distance) stops the run.
+  drift_threshold: float = pydantic.Field(0.3, gt=0, le=1)
+
+  @pydantic.field_validator("warm_start")
+  @classmethod
+  def _known_source(cls, value: str) -> str:
+    if not _WARM_START.match(value):
+      raise ValueError(f"{value!r} is not production, production-minus-K (K >= 1) or cold")
+    return value
+
+  def checkpoints_back(self) -> Optional[int]:
+    """None for a cold start, else how many checkpoints before production's."""
+    match = _WARM_START.match(self.warm_start)
+    if match.group(1) == "cold":
+      return None
+    return int(match.group(2) or 0)
 
 
 class StepResources(_Strict):
@@ -352,6 +407,7 @@ class PipelineConfig(_Strict):
   trainer: TrainerConfig = TrainerConfig()
   checkpoint_selection: CheckpointSelectionConfig = CheckpointSelectionConfig()
   evaluator: EvaluatorConfig = EvaluatorConfig()
+  retrain: RetrainConfig = RetrainConfig()
   kubeflow: KubeflowConfig = KubeflowConfig()
   # Set by for_step() only: this config is one step's view, with the sections the
   # step does not read left at their defaults (so whole-config checks do not apply).

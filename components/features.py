@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from components.config import PipelineConfig, TaskType
 from components.csv_ingest.rows import BYTES, FLOAT, ColumnSpec
+from components.csv_ingest.spans import Window
 from components.csv_ingest.splits import SplitSpec
 
 # The transformed label, under a name no raw column is likely to have.
@@ -43,6 +44,11 @@ def split_spec(config: PipelineConfig) -> SplitSpec:
   return SplitSpec(buckets=tuple(buckets), key=d.split_key, min_rows=d.min_split_rows,
                    min_class_rows=d.min_class_rows,
                    per_class=config.task.type != TaskType.REGRESSION)
+
+
+def span_window(config: PipelineConfig) -> Window:
+  s = config.data.spans
+  return Window(newest=s.newest, first=s.first, last=s.last)
 
 
 def label_vocabulary_name(config: PipelineConfig) -> str:

@@ -11,10 +11,14 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
 from components import features, transform_module
+from components.blessing import evaluator as blessing
 from components.tuning import executor as tuning_executor
 from components.checkpoint_evaluator.component import CheckpointEvaluator
 from components.csv_ingest.component import csv_ingest
 from components.config import PipelineConfig, TaskType
+from components.registry import store
+from components.registry.production import ProductionModel
+from components.registry.pusher import RegistryPusher
 from pipelines import code_version
 
 # Module paths, not module files: the code is installed in the image, so nothing
@@ -48,11 +52,20 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
   if upper is not None:
     bounds["upper_bound"] = {"value": upper}
   class_name, _ = _BLESSING_METRIC[config.task.type]
+  # Against production (ignored by TFMA when there is no production model yet):
+  # candidate - production >= margin, or <= -margin for an error metric.
+  higher_is_better = config.task.type != TaskType.REGRESSION
+  margin = config.evaluator.min_improvement
+  change = tfma.GenericChangeThreshold(
+      absolute={"value": margin if higher_is_better else -margin},
+      direction=(tfma.MetricDirection.HIGHER_IS_BETTER if higher_is_better
+                 else tfma.MetricDirection.LOWER_IS_BETTER))
   metrics = [tfma.MetricConfig(class_name="ExampleCount")]
   metrics += [tfma.MetricConfig(class_name=name) for name in _EXTRA_METRICS[config.task.type]]
   metrics.append(tfma.MetricConfig(
       class_name=class_name,
-      threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(**bounds))))
+      threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(**bounds),
+                                     change_threshold=change)))
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(
           signature_name="serving_default", prediction_key="scores",
@@ -60,6 +73,15 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
           preprocessing_function_names=["transform_features"])],
       slicing_specs=[tfma.SlicingSpec()],
       metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+
+
+def _registry_state(serving_dir: str, push_destination) -> str:
+  """Keys the ProductionModel step's cache: the version it would find. (Kubeflow
+  runs, whose destination is a run parameter, are not cached.)"""
+  if push_destination is not None:
+    return ""
+  current = store.Registry(serving_dir).current()
+  return f"version {current.version}" if current else "empty"
 
 
 # Kubeflow passes these as pipeline parameters (RuntimeParameters), one compiled
@@ -89,7 +111,12 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
             "code": code_version.digest(entry_module)}
 
   ingest = csv_ingest(data_dir, features.column_spec(config), features.split_spec(config),
-                      code_version.digest("components.csv_ingest.executor")).with_id("Ingest")
+                      code_version.digest("components.csv_ingest.executor"),
+                      features.span_window(config)).with_id("Ingest")
+  # The registry's current model: warm start, drift baseline and blessing baseline.
+  registry = push_destination or serving_dir
+  production = ProductionModel(push_destination=registry,
+                               registry_state=_registry_state(serving_dir, push_destination))
   statistics = tfx.components.StatisticsGen(examples=ingest.outputs["examples"])
   if d.schema_file:
     schema = tfx.components.ImportSchemaGen(schema_file=d.schema_file)
@@ -104,7 +131,7 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
       disable_statistics=True,
       # The Trainer applies the transform graph to raw examples itself.
       materialize=False, force_tf_compat_v1=transform_module.tf_compat_v1(config))
-  components = [ingest, statistics, schema, transform]
+  components = [ingest, production, statistics, schema, transform]
 
   best_hyperparameters = None
   if config.tuner.enabled:
@@ -125,6 +152,7 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
       run_fn=RUN_FN, examples=ingest.outputs["examples"],
       transform_graph=transform.outputs["transform_graph"],
       hyperparameters=best_hyperparameters,
+      base_model=production.outputs["model"],
       train_args=train_args or tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
       eval_args=tfx.proto.EvalArgs(num_steps=0),
       custom_config={**step_config("trainer", RUN_FN.rpartition(".")[0]),
@@ -137,14 +165,16 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
       transform_graph=transform.outputs["transform_graph"],
       config=config.for_step("checkpoint_evaluator").to_json(),
       code=code_version.digest(CheckpointEvaluator.__module__))
-  evaluator = tfx.components.Evaluator(
+  evaluator = blessing.Evaluator(
       examples=ingest.outputs["examples"], model=checkpoint_evaluator.outputs["model"],
-      eval_config=eval_config(config))
-  pusher = tfx.components.Pusher(
+      baseline_model=production.outputs["model"], eval_config=eval_config(config))
+  pusher = RegistryPusher(
       model=checkpoint_evaluator.outputs["model"],
-      model_blessing=evaluator.outputs["blessing"],
-      push_destination=push_destination or tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)))
+      model_blessing=evaluator.outputs["blessing"], evaluation=evaluator.outputs["evaluation"],
+      production=production.outputs["model"], examples=ingest.outputs["examples"],
+      schema=schema.outputs["schema"], statistics=statistics.outputs["statistics"],
+      push_destination=registry, keep_versions=config.retrain.keep_versions,
+      blessing_metric=blessing_metric_key(config)).with_id("Pusher")
   components += [trainer, checkpoint_evaluator, evaluator, pusher]
 
   return tfx.dsl.Pipeline(

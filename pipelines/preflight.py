@@ -8,7 +8,7 @@ import tempfile
 from typing import Optional
 
 from components import features
-from components.csv_ingest import embedded_data, survey
+from components.csv_ingest import embedded_data, spans, survey
 from components.config import ConfigError, PipelineConfig
 
 
@@ -32,14 +32,17 @@ def check(config: PipelineConfig, data_dir: str) -> survey.DataSummary:
   """Raises ConfigError or DataError (one line each); returns what the data holds."""
   if config.data.schema_file and not os.path.isfile(config.data.schema_file):
     raise ConfigError(f"{config.data.schema_file}: schema file does not exist")
-  return survey.survey(data_dir, features.column_spec(config), features.split_spec(config))
+  return survey.survey(data_dir, features.column_spec(config), features.split_spec(config),
+                       features.span_window(config))
 
 
 def split_lines(config: PipelineConfig, summary: survey.DataSummary) -> list[str]:
   """How rows are split, and each split's size and class balance."""
   key = config.data.split_key
   how = f"a hash of column {key!r}" if key else "a hash of the whole row"
-  lines = [f"splits: by {how}"]
+  lines = [f"spans: {spans.describe(summary.spans)} ({features.span_window(config).describe()})"
+           ] if summary.spans else []
+  lines.append(f"splits: by {how}")
   lines += [f"  {summary.counts.describe(s)}" for s in summary.counts.spec.names]
   return lines + [f"warning: {w}" for w in summary.warnings]
 

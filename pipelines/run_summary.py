@@ -7,6 +7,7 @@ import os
 from typing import Optional
 
 import ml_metadata as mlmd
+from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
 
@@ -24,9 +25,20 @@ class RunSummary:
   pushed_to: Optional[str] = None
   push_cached: bool = False  # the Pusher's outputs were reused from an earlier run
   tfma_metrics: dict = dataclasses.field(default_factory=dict)
+  spans: list = dataclasses.field(default_factory=list)  # [] for a flat directory
+  started_from: Optional[str] = None  # cold, own checkpoints, or a production version
+  decision: Optional[str] = None  # the pusher's reason, in words
+  pushed_version: Optional[int] = None
+  candidate_metric: Optional[float] = None
+  production_metric: Optional[float] = None
+  production_version: int = 0
 
   def lines(self, blessing_metric: str, threshold: tuple) -> list[str]:
     out = [f"run {self.run_id}"]
+    if self.spans:
+      out.append(f"spans: {len(self.spans)}, {self.spans[0]} to {self.spans[-1]}")
+    if self.started_from:
+      out.append(f"training started from: {self.started_from}")
     if self.selected_step is not None:
       metrics = "  ".join(f"{k} {v:.4f}" for k, v in self.eval_metrics.items())
       out.append(f"selected checkpoint: step {self.selected_step} of {self.checkpoints} "
@@ -40,7 +52,13 @@ class RunSummary:
     if self.curves_png:
       out.append(f"training curves: {self.curves_png}")
     if self.tfma_metrics:
-      out.append("evaluation: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(self.tfma_metrics.items())))
+      out.append("evaluation: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(
+          self.tfma_metrics.items()) if not k.endswith("_diff")))
+    if self.production_version:
+      shown = lambda v: "unknown" if v is None else f"{v:.4f}"  # noqa: E731
+      out.append(f"against production: {blessing_metric} candidate "
+                 f"{shown(self.candidate_metric)}, production version "
+                 f"{self.production_version} {shown(self.production_metric)}")
     lower, upper = threshold
     bound = " and ".join(b for b in [f">= {lower}" if lower is not None else "",
                                     f"<= {upper}" if upper is not None else ""] if b)
@@ -48,7 +66,10 @@ class RunSummary:
       out.append(f"nothing new to push: nothing changed since an earlier run pushed "
                  f"{self.pushed_to}")
     elif self.pushed_to:
-      out.append(f"pushed: {self.pushed_to}")
+      version = f"version {self.pushed_version}: " if self.pushed_version else ""
+      out.append(f"pushed: {version}{self.pushed_to}")
+    elif self.decision:
+      out.append(f"NOT pushed: {self.decision}")
     elif self.blessed is False:
       value = self.tfma_metrics.get(blessing_metric)
       shown = f"{value:.4f}" if value is not None else "unknown"
@@ -103,7 +124,11 @@ def latest_run(metadata_path: str) -> RunSummary:
   types = {t.id: t.name for t in store.get_artifact_types()}
   for a in store.get_artifacts_by_id(out_ids):
     kind = types.get(a.type_id)
+    if kind == "Examples" and "spans" in a.custom_properties:
+      summary.spans = json.loads(json_format.MessageToJson(
+          a.custom_properties["spans"].struct_value)).get("__value__", [])
     if kind == "Model" and _value(a, "checkpoint_step") is not None:
+      summary.started_from = _value(a, "started_from")
       summary.selected_step = _value(a, "checkpoint_step")
       summary.checkpoint_bytes = _value(a, "checkpoint_bytes")
       summary.serving_model_bytes = _value(a, "serving_model_bytes")
@@ -121,7 +146,13 @@ def latest_run(metadata_path: str) -> RunSummary:
         summary.tfma_metrics = _tfma_metrics(a.uri)
     elif kind == "ModelBlessing":
       summary.blessed = _value(a, "blessed") == 1
-    elif kind == "PushedModel" and _value(a, "pushed") == 1:
-      summary.pushed_to = _value(a, "pushed_destination")
-      summary.push_cached = a.id in cached_outputs
+    elif kind == "PushedModel":
+      summary.decision = _value(a, "decision")
+      summary.candidate_metric = _value(a, "candidate_metric")
+      summary.production_metric = _value(a, "production_metric")
+      summary.production_version = _value(a, "production_version") or 0
+      if _value(a, "pushed") == 1:
+        summary.pushed_to = _value(a, "pushed_destination")
+        summary.pushed_version = _value(a, "pushed_version")
+        summary.push_cached = a.id in cached_outputs
   return summary

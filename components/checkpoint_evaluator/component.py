@@ -52,5 +52,6 @@ def CheckpointEvaluator(
   model.set_int_custom_property("serving_model_bytes", result.serving_model_bytes)
   model.set_int_custom_property("checkpoint_step", result.best.step)
   model.set_string_custom_property("checkpoint_path", result.best.path)
+  model.set_string_custom_property("started_from", record.started_from)
   for name, value in result.best.metrics.items():
     model.set_float_custom_property(f"eval_{name}", value)

@@ -26,28 +26,35 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components.csv_ingest import embedded_data, rows, splits, survey
+from components.csv_ingest import embedded_data, rows, spans, splits, survey
 from components.csv_ingest.errors import DataError
 
 COUNTS_FILE = "split_counts.json"  # beside the Split-* directories
+SPANS_FILE = "spans.json"  # which spans (and files) the examples were read from
 
 
 def make_custom_config(columns: rows.ColumnSpec, split_spec: splits.SplitSpec,
-                       code: str = "") -> example_gen_pb2.CustomConfig:
+                       code: str = "", window: spans.Window = spans.Window()
+                       ) -> example_gen_pb2.CustomConfig:
   struct = struct_pb2.Struct()
-  struct.update({"columns": columns.to_dict(), "splits": split_spec.to_dict(), "code": code})
+  struct.update({"columns": columns.to_dict(), "splits": split_spec.to_dict(), "code": code,
+                 "spans": window.to_dict()})
   custom = example_gen_pb2.CustomConfig()
   custom.custom_config.Pack(struct)
   return custom
 
 
-def specs_from_exec_properties(
-    exec_properties: Dict[str, Any]) -> tuple[rows.ColumnSpec, splits.SplitSpec]:
+def _custom_dict(exec_properties: Dict[str, Any]) -> dict:
   custom = example_gen_pb2.CustomConfig()
   json_format.Parse(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], custom)
   struct = struct_pb2.Struct()
   custom.custom_config.Unpack(struct)
-  d = json_format.MessageToDict(struct)
+  return json_format.MessageToDict(struct)
+
+
+def specs_from_exec_properties(
+    exec_properties: Dict[str, Any]) -> tuple[rows.ColumnSpec, splits.SplitSpec]:
+  d = _custom_dict(exec_properties)
   return rows.ColumnSpec.from_dict(d["columns"]), splits.SplitSpec.from_dict(d["splits"])
 
 
@@ -66,6 +73,28 @@ def examples_in_file(path: str, columns: rows.ColumnSpec) -> List[tf.train.Examp
   spec = splits.SplitSpec(buckets=(("all", 1),))
   return [to_example(values, columns.kinds) for _, _, values in survey.scan_file(
       survey.FileSummary(path), columns, spec, splits.SplitCounts(spec))]
+
+
+def read_spans_file(examples_uri: str) -> dict:
+  """{"data_dir", "spans" (oldest first; [] for a flat directory), "files"}."""
+  with fileio.open(os.path.join(examples_uri, SPANS_FILE), "r") as f:
+    return json.loads(f.read())
+
+
+def files_to_read(input_base: str, window: spans.Window) -> tuple[list[str], list[str]]:
+  """survey.files_to_read through TFX's file system, so a gs:// data root works too."""
+  if not fileio.isdir(input_base):
+    raise DataError(f"{input_base}: data directory does not exist")
+  found = spans.spans_in(input_base, fileio.listdir(input_base),
+                         lambda name: fileio.isdir(os.path.join(input_base, name)))
+  chosen = spans.select(input_base, found, window) if found else []
+  files = []
+  for directory in [os.path.join(input_base, s) for s in chosen] or [input_base]:
+    found_files = sorted(fileio.glob(os.path.join(directory, survey.PATTERN)))
+    if not found_files:
+      raise DataError(f"{directory}: no files matching {survey.PATTERN!r}")
+    files += found_files
+  return chosen, files
 
 
 def _open(path: str):
@@ -114,9 +143,11 @@ class Executor(BaseExampleGenExecutor):
     if not input_base:
       # A compiled pipeline run without a `data_dir` parameter: the embedded demo data.
       input_base = embedded_data.materialize(tempfile.mkdtemp(prefix="embedded-data-"))
-    files = sorted(fileio.glob(os.path.join(input_base, survey.PATTERN)))
-    if not files:
-      raise DataError(f"{input_base}: no files matching {survey.PATTERN!r}")
+    window = spans.Window.from_dict(_custom_dict(exec_properties).get("spans"))
+    chosen, files = files_to_read(input_base, window)
+    if chosen:
+      logging.info("Ingest reads %s (%s)", spans.describe(chosen), window.describe())
+    self._spans = {"data_dir": input_base, "spans": chosen, "files": files}
     # Header problems are found here, before any Beam work starts.
     survey.common_header(files, columns, split_spec.key, opener=_open)
 
@@ -140,6 +171,10 @@ class Executor(BaseExampleGenExecutor):
         output_dict[standard_component_specs.EXAMPLES_KEY])
     self._counts_path = os.path.join(examples.uri, COUNTS_FILE)
     super().Do(input_dict, output_dict, exec_properties)
+    with fileio.open(os.path.join(examples.uri, SPANS_FILE), "w") as f:
+      f.write(json.dumps(self._spans, indent=2))
+    # In MLMD too: which data a model saw is lineage.
+    examples.set_json_value_custom_property("spans", self._spans["spans"])
     _, split_spec = specs_from_exec_properties(exec_properties)
     with fileio.open(self._counts_path, "r") as f:
       counts = splits.SplitCounts.from_dict(split_spec, json.loads(f.read()))

@@ -10,7 +10,7 @@ import glob
 import os
 from typing import Optional, Sequence
 
-from components.csv_ingest import reader, rows, splits
+from components.csv_ingest import reader, rows, spans, splits
 from components.csv_ingest.errors import DataError
 
 PATTERN = "*.csv"
@@ -24,6 +24,19 @@ def csv_files(data_dir: str, pattern: str = PATTERN) -> list[str]:
   if not files:
     raise DataError(f"{data_dir}: no files matching {pattern!r}")
   return files
+
+
+def files_to_read(data_dir: str, window: spans.Window = spans.Window()
+                  ) -> tuple[list[str], list[str]]:
+  """(the spans in the window, oldest first, or [] for a flat directory; their CSV files)."""
+  if not os.path.isdir(data_dir):
+    raise DataError(f"{data_dir}: data directory does not exist")
+  found = spans.spans_in(data_dir, os.listdir(data_dir),
+                         lambda name: os.path.isdir(os.path.join(data_dir, name)))
+  if not found:
+    return [], csv_files(data_dir)
+  chosen = spans.select(data_dir, found, window)
+  return chosen, [f for span in chosen for f in csv_files(os.path.join(data_dir, span))]
 
 
 def common_header(files: Sequence[str], columns: rows.ColumnSpec, split_key: Optional[str],
@@ -57,6 +70,7 @@ class DataSummary:
   files: list[FileSummary]
   counts: splits.SplitCounts
   warnings: list[str]
+  spans: list[str] = dataclasses.field(default_factory=list)  # [] for a flat directory
 
   @property
   def rows(self) -> int:
@@ -83,11 +97,11 @@ def scan_file(summary: FileSummary, columns: rows.ColumnSpec, split_spec: splits
       yield split, label, values
 
 
-def survey(data_dir: str, columns: rows.ColumnSpec,
-           split_spec: splits.SplitSpec) -> DataSummary:
-  """Reads every row, raising DataError at the first bad one or for a split that is
-  too small; returns what was found."""
-  files = csv_files(data_dir)
+def survey(data_dir: str, columns: rows.ColumnSpec, split_spec: splits.SplitSpec,
+           window: spans.Window = spans.Window()) -> DataSummary:
+  """Reads every row (of the spans in the window), raising DataError at the first
+  bad one or for a split that is too small; returns what was found."""
+  chosen, files = files_to_read(data_dir, window)
   header = common_header(files, columns, split_spec.key)
   counts = splits.SplitCounts(split_spec)
   summaries = []
@@ -99,4 +113,4 @@ def survey(data_dir: str, columns: rows.ColumnSpec,
       raise DataError(f"{path}: no data rows with a label")
     summaries.append(summary)
   warnings = counts.check()
-  return DataSummary(data_dir, header, summaries, counts, warnings)
+  return DataSummary(data_dir, header, summaries, counts, warnings, chosen)

@@ -49,6 +49,7 @@ class TrainRecord:
   base_learning_rate: Optional[float] = None  # before scaling
   warmup_steps: int = 0
   is_chief: bool = True  # only the chief's record describes the run's checkpoints
+  started_from: str = ""  # cold, own checkpoints, or production (see warm_start.py)
 
   @property
   def train_loss(self) -> list:

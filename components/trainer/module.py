@@ -14,20 +14,22 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import hyperparameters
-from components.trainer import checkpoints, cluster, data, loop
+from components.trainer import checkpoints, cluster, data, loop, warm_start as warm_start_lib
 from components.config import PipelineConfig
 
 RECORD_FILE = "training_record.json"
 
 
 def checkpoint_dir_for(config: PipelineConfig, hp_json: str, data_digests: list[str],
-                       checkpoint_root: str) -> str:
+                       checkpoint_root: str, warm_start: str | None = None) -> str:
   """A stable directory keyed by pipeline, training config (resume_from included,
-  as written), hyperparameters and the data itself, not by the per-execution
-  artifact URI (which changes on every retry and rerun). Same inputs: same
-  directory, so a rerun resumes."""
-  key = hashlib.sha256("\n".join(
-      [config.training_fingerprint(), hp_json, *data_digests]).encode()).hexdigest()[:16]
+  as written), hyperparameters, the data itself and the production checkpoint a
+  retraining starts from, not by the per-execution artifact URI (which changes on
+  every retry and rerun). Same inputs: same directory, so a rerun resumes."""
+  parts = [config.training_fingerprint(), hp_json, *data_digests]
+  if warm_start:
+    parts.append(warm_start)
+  key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
   return os.path.join(checkpoint_root, config.pipeline_name, key)
 
 
@@ -67,13 +69,16 @@ def with_step_budget(config: PipelineConfig, train_steps) -> PipelineConfig:
 
 
 def prepare(config: PipelineConfig, hp, train_pattern: str, eval_pattern: str,
-            checkpoint_root: str) -> tuple[str, str | None]:
+            checkpoint_root: str, production_checkpoint: str | None = None
+            ) -> tuple[str, str | None]:
   """(the stable checkpoint directory for these inputs, the checkpoint to
-  fine-tune from when that directory is empty)."""
+  fine-tune from when that directory is empty). production_checkpoint: where a
+  retraining on fresh spans starts (see warm_start.py)."""
   digests = [data.content_digest(train_pattern), data.content_digest(eval_pattern)]
   pipeline_root = os.path.join(checkpoint_root, config.pipeline_name)
-  ckpt_dir = checkpoint_dir_for(config, hp.model_dump_json(), digests, checkpoint_root)
-  warm_start = None
+  ckpt_dir = checkpoint_dir_for(config, hp.model_dump_json(), digests, checkpoint_root,
+                                production_checkpoint)
+  warm_start = production_checkpoint
   if config.trainer.resume_from:
     # Another run than this one: a rerun of this fine-tuning resumes its own
     # checkpoints and resolves `latest` to the same source as before.
@@ -83,12 +88,23 @@ def prepare(config: PipelineConfig, hp, train_pattern: str, eval_pattern: str,
 
 def train(config: PipelineConfig, hp, tft_output, train_pattern: str, eval_pattern: str,
           checkpoint_root: str, log_dir: str, say, transform_graph: str = "",
-          tfjob: dict | None = None, on_start=lambda _: None) -> loop.TrainRecord:
+          tfjob: dict | None = None, on_start=lambda _: None,
+          production_model: str | None = None) -> loop.TrainRecord:
   """Trains (or resumes) in the stable checkpoint directory for these inputs;
-  with several workers, as processes or a TFJob that the step launches."""
-  ckpt_dir, warm_start = prepare(config, hp, train_pattern, eval_pattern, checkpoint_root)
-  say(f"checkpoints: {ckpt_dir}")
+  with several workers, as processes or a TFJob that the step launches.
+  production_model: the ProductionModel artifact, for a retraining's warm start."""
   examples = os.path.dirname(os.path.dirname(train_pattern))  # <examples>/Split-train/*
+  start = warm_start_lib.choose(config, production_model, examples, say)
+  record = _train(start.config, hp, tft_output, train_pattern, eval_pattern, checkpoint_root,
+                  log_dir, say, transform_graph, tfjob, on_start, start.checkpoint, examples)
+  return dataclasses.replace(record, started_from=start.description)
+
+
+def _train(config, hp, tft_output, train_pattern, eval_pattern, checkpoint_root, log_dir, say,
+           transform_graph, tfjob, on_start, production_checkpoint, examples):
+  ckpt_dir, warm_start = prepare(config, hp, train_pattern, eval_pattern, checkpoint_root,
+                                 production_checkpoint)
+  say(f"checkpoints: {ckpt_dir}")
   if tfjob:
     return cluster.train_on_tfjob(config, tfjob, hp.model_dump_json(), examples,
                                   transform_graph, ckpt_dir, say, warm_start)
@@ -109,7 +125,10 @@ def run_fn(fn_args: FnArgs) -> None:
                  fn_args.train_files[0], fn_args.eval_files[0],
                  fn_args.custom_config["checkpoint_root"], fn_args.model_run_dir, say,
                  transform_graph=fn_args.transform_output,
-                 tfjob=fn_args.custom_config.get("tfjob"))
+                 tfjob=fn_args.custom_config.get("tfjob"),
+                 # The ProductionModel artifact: Format-Serving's parent.
+                 production_model=(os.path.dirname(fn_args.base_model)
+                                   if fn_args.base_model else None))
   tf.io.gfile.makedirs(fn_args.serving_model_dir)
   with tf.io.gfile.GFile(os.path.join(fn_args.serving_model_dir, RECORD_FILE), "w") as f:
     json.dump(dataclasses.asdict(record), f, indent=2)

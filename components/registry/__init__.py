@@ -1,0 +1,1 @@
+"""A versioned model registry in TF Serving's directory layout, with atomic pushes."""
