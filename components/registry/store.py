@@ -60,7 +60,7 @@ class Entry:
 
 
 def _now() -> str:
-  return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+  return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fsync_dir(path: str) -> None:
@@ -213,9 +213,8 @@ class Registry:
     index = self._read_index()
     version = max([0, *self._disk_versions(), *index]) + 1
     record = {**record, "version": version, "pushed_at": _now()}
-    incoming = self.path(version)
+    incoming = os.path.join(self.root, f"{_INCOMING}{uuid.uuid4().hex}")
     try:
-      self._write_index({**index, version: record})
       os.mkdir(incoming)
       _copy_tree(source_dir, incoming)
       for dest, src in extra_files.items():
@@ -235,6 +234,7 @@ class Registry:
       raise
     # A crash right here leaves an index entry without a directory, which readers
     # skip and whose number is never reused (the next version is above it).
+    os.rename(incoming, self.path(version))
     _fsync_dir(self.root)
     self._prune(keep)
     return Entry._from_dict(record)
