@@ -1,6 +1,10 @@
 """tpctl: run the training-patterns pipeline.
 
   tpctl run [--config FILE]      run the whole pipeline locally (Beam DirectRunner)
+  tpctl retrain [--config FILE]  run it only if new data (a new span) has arrived
+  tpctl models [--config FILE]   list the pushed model versions (the registry)
+  tpctl rollback VERSION         make an earlier version current again
+  tpctl demo-retrain             retraining cycles on monthly spans of the demo data
   tpctl check [--config FILE]    only the pre-flight: config, data files, splits
   tpctl config [--config FILE]   print the effective configuration as YAML
   tpctl compile [-o FILE]        write the Kubeflow Pipelines v2 spec (YAML)
@@ -69,6 +73,36 @@ def _parser() -> argparse.ArgumentParser:
                    "'latest', a step of the latest run, or a checkpoint path")
   run.add_argument("--learning-rate", type=float, metavar="LR",
                    help="with --resume-from: the new learning rate")
+  retrain = with_config(sub.add_parser(
+      "retrain", help="run the pipeline if new data has arrived since the last run",
+      description="For cron, the k8s CronJob and scheduled runs. Compares the files the "
+      "run would read (the newest spans in data.spans' window, or a flat directory) with "
+      "those of the last finished run in this run directory. Unchanged: says so and "
+      "exits 0 at once. Changed: runs the pipeline, which warm-starts from the production "
+      "model (retrain.warm_start), checks new spans for drift against production's data, "
+      "and pushes only a candidate that beats production (evaluator.min_improvement)."))
+  retrain.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)
+  with_config(sub.add_parser(
+      "models", help="list the model versions in the serving directory (the registry)",
+      description="Newest first; * marks the current version (the one TF Serving "
+      "serves: the highest number). Shows each version's metrics, data spans, "
+      "checkpoint step, and whether it re-publishes an earlier version."))
+  rollback = with_config(sub.add_parser(
+      "rollback", help="make an earlier model version current again",
+      description="Publishes a copy of VERSION as the new highest version, atomically "
+      "(TF Serving serves the highest number, so this is the rollback it honours). The "
+      "registry keeps retrain.keep_versions versions."))
+  rollback.add_argument("version", type=int, metavar="VERSION")
+  demo = with_config(sub.add_parser(
+      "demo-retrain", help="demo: retraining cycles on monthly spans of the embedded data",
+      description="Splits the embedded taxi data into monthly spans (2013-01 ... "
+      "2016-12), reveals them a few months per cycle, and runs `retrain` each cycle: a "
+      "rolling window of the newest spans, a warm start from the production model, and a "
+      "push only when the candidate beats production. Ends with a table of the cycles."))
+  demo.add_argument("--cycles", type=int, default=4, metavar="N",
+                    help="retraining cycles (default: %(default)s)")
+  demo.add_argument("--months-per-cycle", type=int, default=6, metavar="M",
+                    help="new monthly spans per cycle (default: %(default)s)")
   with_config(sub.add_parser(
       "check", help="check the config and data without running anything",
       description="The pre-flight that `tpctl run` starts with, alone: reads the config "
@@ -123,7 +157,11 @@ def _parser() -> argparse.ArgumentParser:
   sched = with_kfp(sub.add_parser(
       "schedule", help="create a recurring run on Kubeflow Pipelines", epilog=kfp_env,
       description="Compiles the pipeline (or takes --package) and creates a recurring "
-      "run. Refuses when a recurring run of that name exists: unschedule it first."))
+      "run: periodic retraining. Each run reads the newest spans of --data-dir "
+      "(data.spans), checks them for drift, warm-starts from the production model in the "
+      "serving directory and pushes only a model that beats it (unlike `tpctl retrain`, "
+      "a run with no new span still trains, and cannot beat production). Refuses when a "
+      "recurring run of that name exists: unschedule it first."))
   sched.add_argument("--cron", required=True, metavar="CRON",
                      help="6 fields, seconds first: 'second minute hour day-of-month "
                      "month day-of-week', e.g. '0 0 3 * * *' (03:00 daily)")
@@ -179,10 +217,47 @@ def _cmd_check(args) -> int:
 def _cmd_run(args) -> int:
   from pipelines import local_runner
   config = _load(args)
-  summary = local_runner.run(config, cache=not args.no_cache)
+  _print_summary(config, local_runner.run(config, cache=not args.no_cache))
+  return 0
+
+
+def _print_summary(config, summary) -> None:
   from pipelines.pipeline import blessing_metric_key  # TFX: after the pre-flight
   print("\n".join(["", "== summary =="] + summary.lines(
       blessing_metric_key(config), config.blessing_threshold())))
+
+
+def _cmd_retrain(args) -> int:
+  from pipelines import local_runner, retraining
+  config = _load(args)
+  summary = retraining.retrain(
+      config, run=lambda c, say: local_runner.run(c, say, cache=not args.no_cache))
+  if summary is not None:
+    _print_summary(config, summary)
+  return 0
+
+
+def _cmd_models(args) -> int:
+  from components.registry import store
+  config = _load(args)
+  lines = store.Registry(config.serving_path).table()
+  print("\n".join(lines) if lines else f"no models in {config.serving_path}")
+  return 0
+
+
+def _cmd_rollback(args) -> int:
+  from components.registry import store
+  config = _load(args)
+  entry = store.Registry(config.serving_path).rollback(
+      args.version, keep=config.retrain.keep_versions)
+  print(f"version {entry.version} is now current: a copy of version {args.version} "
+        f"(checkpoint {entry.checkpoint_path})")
+  return 0
+
+
+def _cmd_demo_retrain(args) -> int:
+  from pipelines import demo_retrain
+  demo_retrain.main(args.config, args.run_dir, args.cycles, args.months_per_cycle)
   return 0
 
 
@@ -228,11 +303,14 @@ def _cmd_unschedule(args) -> int:
 def main(argv=None) -> int:
   args = _parser().parse_args(argv)
   from components.csv_ingest.errors import DataError
+  from components.registry.store import RegistryError
   try:
-    return {"run": _cmd_run, "check": _cmd_check, "config": _cmd_config,
+    return {"run": _cmd_run, "retrain": _cmd_retrain, "models": _cmd_models,
+            "rollback": _cmd_rollback, "demo-retrain": _cmd_demo_retrain,
+            "check": _cmd_check, "config": _cmd_config,
             "compile": _cmd_compile, "submit": _cmd_submit, "schedule": _cmd_schedule,
             "unschedule": _cmd_unschedule}[args.command](args)
-  except (ConfigError, DataError) as e:
+  except (ConfigError, DataError, RegistryError) as e:
     print(f"tpctl: error: {e}", file=sys.stderr)
     return 2
   except PipelineFailed as e:

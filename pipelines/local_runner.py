@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 
 from pipelines import beam_runner, preflight
 from components.config import ConfigError, PipelineConfig
+from components.csv_ingest.errors import DataError
 from pipelines.errors import PipelineFailed
 
 _NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")
@@ -149,6 +150,11 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bo
         tfx.orchestration.LocalDagRunner().run(pipeline)
       except Exception as e:
         logging.exception("pipeline failed")
-        raise PipelineFailed(f"{progress.running or 'the pipeline'} failed: "
-                             f"{_cause(e)} (full log: {log_file})") from e
+        message = (f"{progress.running or 'the pipeline'} failed: {_cause(e)} "
+                   f"(full log: {log_file})")
+        if _DATA_ERROR.search(str(e)) or isinstance(e, DataError):
+          # Bad input found inside a step (Ingest, the drift gate): exit code 2,
+          # like the pre-flight's, so a scheduler does not retry it.
+          raise DataError(message) from e
+        raise PipelineFailed(message) from e
     return run_summary.latest_run(config.metadata_path)

@@ -1,7 +1,9 @@
 """The one pipeline definition, shared by the local runner and Kubeflow.
 
-ingest -> statistics -> schema -> transform -> tuner -> trainer
-       -> checkpoint evaluator -> evaluator (blessing) -> pusher
+ingest (a window of spans) -> statistics -> schema -> transform -> tuner -> trainer
+       -> checkpoint evaluator -> evaluator (blessing) -> pusher (the model registry)
+production model (the registry's current version) -> drift gate (before transform),
+       trainer (warm start), evaluator (the baseline to beat), pusher
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from components.blessing import evaluator as blessing
 from components.tuning import executor as tuning_executor
 from components.checkpoint_evaluator.component import CheckpointEvaluator
 from components.csv_ingest.component import csv_ingest
+from components.drift_gate.component import DriftGate
 from components.config import PipelineConfig, TaskType
 from components.registry import store
 from components.registry.production import ProductionModel
@@ -121,7 +124,11 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
   if d.schema_file:
     schema = tfx.components.ImportSchemaGen(schema_file=d.schema_file)
   else:
-    schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"])
+    # Every column may be missing in some later span (or request): a column that
+    # happened to be complete here must not become a required fixed-length one,
+    # or the next span's blank cell fails the served model and the baseline.
+    schema = tfx.components.SchemaGen(statistics=statistics.outputs["statistics"],
+                                      infer_feature_shape=False)
   transform = tfx.components.Transform(
       examples=ingest.outputs["examples"], schema=schema.outputs["schema"],
       preprocessing_fn=PREPROCESSING_FN,
@@ -131,7 +138,12 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
       disable_statistics=True,
       # The Trainer applies the transform graph to raw examples itself.
       materialize=False, force_tf_compat_v1=transform_module.tf_compat_v1(config))
-  components = [ingest, production, statistics, schema, transform]
+  # New spans are compared with production's training data before anything trains.
+  drift_gate = DriftGate(examples=ingest.outputs["examples"],
+                         production=production.outputs["model"],
+                         config=config.for_step("drift_gate").to_json())
+  transform.add_upstream_node(drift_gate)
+  components = [ingest, production, drift_gate, statistics, schema, transform]
 
   best_hyperparameters = None
   if config.tuner.enabled:

@@ -1,17 +1,17 @@
 """Blessing and pushing: a model that misses the threshold is never pushed. Runs the
-real TFMA Evaluator and Pusher executors on the end-to-end run's artifacts."""
+real Evaluator (TFMA) and our registry Pusher executors on the end-to-end run's
+artifacts."""
 from __future__ import annotations
 
 import glob
 import os
 
 import pytest
-from tfx.components.evaluator import executor as evaluator_executor
-from tfx.components.pusher import executor as pusher_executor
-from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
+from components.blessing import evaluator as blessing_evaluator
+from components.registry import pusher as registry_pusher
 from pipelines import pipeline
 
 pytestmark = pytest.mark.e2e
@@ -30,16 +30,21 @@ def test_model_below_threshold_is_not_blessed_and_not_pushed(small_run, tmp_path
   root = config.run_path / "pipeline_root"
   [examples_uri] = glob.glob(str(root / "Ingest" / "examples" / "*"))
   [model_uri] = glob.glob(str(root / "CheckpointEvaluator" / "model" / "*"))
+  [production_uri] = glob.glob(str(root / "ProductionModel" / "model" / "*"))
+  [schema_uri] = glob.glob(str(root / "SchemaGen" / "schema" / "*"))
+  [statistics_uri] = glob.glob(str(root / "StatisticsGen" / "statistics" / "*"))
   strict = config.model_copy(update={"evaluator": config.evaluator.model_copy(
       update={"lower_bound": 0.999})})
 
   examples = _artifact(standard_artifacts.Examples, examples_uri,
                        split_names='["train", "eval"]')
   model = _artifact(standard_artifacts.Model, model_uri)
+  production = _artifact(standard_artifacts.Model, production_uri)
+  production.set_int_custom_property("version", 0)  # the first run: none yet
   blessing = _artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
   evaluation = _artifact(standard_artifacts.ModelEvaluation, tmp_path / "evaluation")
-  evaluator_executor.Executor().Do(
-      {"examples": [examples], "model": [model]},
+  blessing_evaluator.Executor().Do(
+      {"examples": [examples], "model": [model], "baseline_model": [production]},
       {"evaluation": [evaluation], "blessing": [blessing]},
       {"eval_config": proto_utils.proto_to_json(pipeline.eval_config(strict)),
        "example_splits": "null", "fairness_indicator_thresholds": "null"})
@@ -48,9 +53,32 @@ def test_model_below_threshold_is_not_blessed_and_not_pushed(small_run, tmp_path
 
   pushed = _artifact(standard_artifacts.PushedModel, tmp_path / "pushed")
   serving = tmp_path / "serving"
-  pusher_executor.Executor().Do(
-      {"model": [model], "model_blessing": [blessing]}, {"pushed_model": [pushed]},
-      {"push_destination": proto_utils.proto_to_json(pusher_pb2.PushDestination(
-          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(serving))))})
+  registry_pusher.Executor().Do(
+      {"model": [model], "model_blessing": [blessing], "evaluation": [evaluation],
+       "production": [production], "examples": [examples],
+       "schema": [_artifact(standard_artifacts.Schema, schema_uri)],
+       "statistics": [_artifact(standard_artifacts.ExampleStatistics, statistics_uri)]},
+      {"pushed_model": [pushed]},
+      {"push_destination": str(serving), "keep_versions": 3, "blessing_metric": "auc"})
   assert pushed.get_int_custom_property("pushed") == 0
+  assert pushed.get_string_custom_property("decision").startswith(
+      "no production model yet; candidate auc ")
+  assert pushed.get_string_custom_property("decision").endswith(" fails the bound")
   assert not serving.exists() or not os.listdir(serving)
+
+
+@pytest.mark.parametrize("blessed, current, ckpt, pushed, reason", [
+    (True, {}, "c/ckpt-5", True, "no production model yet; candidate auc 0.9100 passes the bound"),
+    (False, {}, "c/ckpt-5", False, "no production model yet; candidate auc 0.9100 fails the bound"),
+    (True, {"version": 3, "checkpoint_path": "p/ckpt-9"}, "c/ckpt-5", True,
+     "candidate auc 0.9100 vs production version 3 0.9000: better"),
+    (False, {"version": 3, "checkpoint_path": "p/ckpt-9"}, "c/ckpt-5", False,
+     "candidate auc 0.9100 vs production version 3 0.9000: not better by the margin, "
+     "or below the bound"),
+    # A rerun on the data production was trained on selects production's own
+    # checkpoint again: blessed (no worse than itself), but nothing new to push.
+    (True, {"version": 3, "checkpoint_path": "p/ckpt-9"}, "p/ckpt-9", False,
+     "the candidate is production version 3 (same checkpoint)"),
+])
+def test_push_decision_names_both_scores_and_the_reason(blessed, current, ckpt, pushed, reason):
+  assert registry_pusher.decide(blessed, 0.91, 0.90, "auc", current, ckpt) == (pushed, reason)

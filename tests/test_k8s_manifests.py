@@ -409,7 +409,7 @@ def test_cronjob_retrains_periodically(overlay):
   assert 0 < job["backoffLimit"] <= 3
   assert job["activeDeadlineSeconds"] > 0
   (container,) = job["template"]["spec"]["containers"]
-  assert container["command"] == ["tpctl", "run", "--config", CONFIG_PATH]
+  assert container["command"] == ["tpctl", "retrain", "--config", CONFIG_PATH]
 
 
 @pytest.mark.parametrize("overlay", BUILDS)

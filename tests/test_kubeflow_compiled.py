@@ -12,15 +12,19 @@ from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from components.config import load_config
+from components.registry import store
 from pipelines.kubeflow import entrypoint
 from pipelines.kubeflow import local_launcher as kfp_launcher
 from tests.conftest import ONE_TRIAL, SMALL_TRAINING, write_config
 
-TASKS = ["Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
-         "CheckpointEvaluator", "Evaluator", "Pusher"]
+TASKS = ["Ingest", "ProductionModel", "DriftGate", "StatisticsGen", "SchemaGen", "Transform",
+         "Tuner", "Trainer", "CheckpointEvaluator", "Evaluator", "Pusher"]
 
 CONFIG = SMALL_TRAINING + ONE_TRIAL + """\
 pipeline_name: tp-kfp
+data:
+  spans:
+    newest: 3
 kubeflow:
   image: registry.example.com/tp:test
   checkpoint_dir: {work}/checkpoints
@@ -205,11 +209,17 @@ def test_launcher_local_paths_round_trip(uri, local):
 @pytest.fixture(scope="module")
 def kfp_run(compiled, taxi_slice):
   """The whole compiled pipeline, task by task, with run parameters that differ
-  from the compiled defaults."""
+  from the compiled defaults, on the taxi slice cut into four integer spans (of
+  which the config's window takes the newest three)."""
   _, path, work = compiled
+  rows = (taxi_slice / "data.csv").read_text().splitlines(keepends=True)
+  for span in range(1, 5):
+    (work / "spans" / str(span)).mkdir(parents=True)
+    (work / "spans" / str(span) / "data.csv").write_text(
+        rows[0] + "".join(rows[1 + (span - 1) * 500:1 + span * 500]))
   serving = work / "serving-from-parameter"
   launcher = kfp_launcher.LocalKfp(path, work / "launcher", arguments={
-      "data_dir": str(taxi_slice),
+      "data_dir": str(work / "spans"),
       "train_args": json.dumps({"num_steps": 240}),
       "push_destination": json.dumps({"filesystem": {"base_directory": str(serving)}}),
   })
@@ -233,6 +243,44 @@ def test_compiled_pipeline_runs_task_by_task_and_pushes(kfp_run):
   for result in results.values():
     for artifact in result.outputs.values():
       assert artifact.uri.startswith(kfp_launcher.PIPELINE_ROOT), artifact.uri
+
+
+@pytest.mark.e2e
+def test_compiled_ingest_reads_the_span_window_and_the_registry_records_it(kfp_run):
+  results, serving, _, launcher = kfp_run
+  examples = launcher.object_path(results["Ingest"].outputs["examples"].uri)
+  read = json.loads((Path(examples) / "spans.json").read_text())
+  assert read["spans"] == ["2", "3", "4"]
+  assert results["ProductionModel"].outputs["model"].metadata["version"] == 0.0
+  index = json.loads((serving / "index.json").read_text())
+  (entry,) = index["versions"]
+  assert (entry["version"], entry["spans"]) == (1, ["2", "3", "4"])
+
+
+@pytest.mark.e2e
+def test_compiled_pipeline_pushes_only_a_model_that_beats_production(kfp_run, tmp_path):
+  """A later run of a spec demanding +0.01 AUC over production, after the run
+  above pushed version 1: the production step finds version 1, TFMA compares the
+  candidate with it, and nothing is pushed. (The candidate here is version 1's own
+  checkpoint, reused from the run above: it cannot beat itself.)"""
+  from pipelines.kubeflow.compiler import compile_pipeline
+  results, serving, work, first = kfp_run
+  config = load_config(write_config(tmp_path, CONFIG.format(work=work)
+                                    + "evaluator:\n  min_improvement: 0.01\n"))
+  second = kfp_launcher.LocalKfp(
+      compile_pipeline(config, tmp_path / "pipeline.yaml"), first.workdir, arguments={
+          "data_dir": str(work / "spans"),
+          "push_destination": json.dumps({"filesystem": {"base_directory": str(serving)}})})
+  second.reuse(first, ["Ingest", "DriftGate", "StatisticsGen", "SchemaGen", "Transform",
+                       "Tuner", "Trainer", "CheckpointEvaluator"])
+  production = second.run_task("ProductionModel").outputs["model"].metadata
+  assert production["version"] == 1.0
+  blessing = second.run_task("Evaluator").outputs["blessing"].metadata
+  assert blessing["blessed"] == 0.0
+  pushed = second.run_task("Pusher")
+  assert pushed.outputs["pushed_model"].metadata["pushed"] == 0.0
+  assert "NOT pushed: the candidate is production version 1" in pushed.log
+  assert store.Registry(str(serving)).versions() == [1]
 
 
 @pytest.mark.e2e
@@ -332,7 +380,8 @@ def test_trainer_step_with_two_workers_launches_a_tfjob_and_hands_on_its_record(
     second = kfp_launcher.LocalKfp(
         spec_path, first.workdir, arguments={"train_args": json.dumps({"num_steps": 60})},
         env={"KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", k8s.url))})
-    second.reuse(first, ["Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner"])
+    second.reuse(first, ["Ingest", "ProductionModel", "DriftGate", "StatisticsGen",
+                         "SchemaGen", "Transform", "Tuner"])
     trainer = second.run_task("Trainer")
     selected = second.run_task("CheckpointEvaluator").outputs["model"].metadata
 

@@ -19,8 +19,8 @@ def _ids(config):
 
 def test_default_pipeline_has_every_step_in_order():
   assert _ids(load_config()) == [
-      "Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
-      "CheckpointEvaluator", "Evaluator", "Pusher"]
+      "Ingest", "ProductionModel", "DriftGate", "StatisticsGen", "SchemaGen", "Transform",
+      "Tuner", "Trainer", "CheckpointEvaluator", "Evaluator", "Pusher"]
 
 
 def test_tuner_off_and_checked_in_schema(tmp_path):
@@ -62,6 +62,35 @@ def test_the_pusher_pushes_only_what_the_evaluator_blessed():
   assert blessing_metric.threshold.value_threshold.lower_bound.value == 0.6
 
 
+@pytest.mark.parametrize("task, overrides, direction, margin", [
+    ("binary", {}, tfma.MetricDirection.HIGHER_IS_BETTER, 0.02),
+    ("regression", {"evaluator.upper_bound": 100.0, "task.label": "fare",
+                    "features.numeric": ["trip_miles", "trip_seconds"]},
+     tfma.MetricDirection.LOWER_IS_BETTER, -0.02),
+])
+def test_a_candidate_must_beat_production_and_production_feeds_the_run(
+    task, overrides, direction, margin):
+  """The ProductionModel step's artifact is the Evaluator's baseline, the Trainer's
+  warm-start source and the drift gate's reference, and the gate runs before
+  Transform (so before anything trains)."""
+  config = load_config(overrides={"task.type": task, "evaluator.min_improvement": 0.02,
+                                  **overrides})
+  p = create_pipeline(config, data_dir="/data", pipeline_root="/root",
+                      serving_dir="/serving", checkpoint_root="/ckpt")
+  by_id = {c.id: c for c in p.components}
+  production = by_id["ProductionModel"].outputs["model"]
+  assert by_id["Evaluator"].inputs["baseline_model"] is production
+  assert by_id["Trainer"].inputs["base_model"] is production
+  assert by_id["DriftGate"].inputs["production"] is production
+  assert by_id["Pusher"].inputs["production"] is production
+  assert by_id["DriftGate"] in by_id["Transform"].upstream_nodes
+  eval_config = tfma.EvalConfig()
+  json_format.Parse(by_id["Evaluator"].exec_properties["eval_config"], eval_config)
+  [blessing_metric] = [m for m in eval_config.metrics_specs[0].metrics if m.HasField("threshold")]
+  change = blessing_metric.threshold.change_threshold
+  assert (change.direction, change.absolute.value) == (direction, pytest.approx(margin))
+
+
 def _properties(config) -> dict[str, str]:
   """Each step's properties as TFX's cache sees them (its key, with the inputs)."""
   p = create_pipeline(config, data_dir="/data", pipeline_root="/root", serving_dir="/serving",
@@ -81,7 +110,14 @@ def _properties(config) -> dict[str, str]:
     ({"checkpoint_selection.mode": "max", "checkpoint_selection.metric": "auc"},
      {"Trainer", "CheckpointEvaluator"}),
     ({"evaluator.lower_bound": 0.7}, {"Evaluator"}),
-    ({"data.split_key": "payment_type"}, {"Ingest"}),
+    # The drift gate reads the data section for its null values (a whole section
+    # is one step's view), so any data setting reruns it; it takes a second.
+    ({"data.split_key": "payment_type"}, {"Ingest", "DriftGate"}),
+    ({"data.spans.newest": 3}, {"Ingest", "DriftGate"}),
+    ({"retrain.drift_threshold": 0.2}, {"DriftGate"}),
+    ({"retrain.warm_start_steps": 100}, {"Trainer"}),
+    ({"evaluator.min_improvement": 0.01}, {"Evaluator"}),
+    ({"retrain.keep_versions": 3}, {"Pusher"}),
 ])
 def test_a_config_change_reaches_exactly_the_steps_that_read_it(change, steps):
   """With caching on, a step reruns when its properties change (or its inputs do,

@@ -15,8 +15,14 @@ import tensorflow as tf
 
 pytestmark = pytest.mark.e2e
 
-COMPONENTS = ["Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
-              "CheckpointEvaluator", "Evaluator", "Pusher"]
+COMPONENTS = ["Ingest", "ProductionModel", "DriftGate", "StatisticsGen", "SchemaGen",
+              "Transform", "Tuner", "Trainer", "CheckpointEvaluator", "Evaluator", "Pusher"]
+DATA_STEPS = {"Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner"}
+
+
+def _versions(config) -> list[int]:
+  from components.registry import store
+  return store.Registry(config.serving_path).versions()
 
 
 def test_progress_and_summary_are_printed(small_run):
@@ -87,9 +93,8 @@ def _raw_examples(data_dir: str, label: str, limit: int):
 
 def test_pushed_model_scores_raw_examples(small_run):
   config, _ = small_run
-  versions = os.listdir(config.serving_path)
-  assert len(versions) == 1 and versions[0].isdigit()
-  model = tf.saved_model.load(os.path.join(config.serving_path, versions[0]))
+  assert _versions(config) == [1]
+  model = tf.saved_model.load(os.path.join(config.serving_path, "1"))
   serialized, labels = _raw_examples(config.data.dir, config.task.label, 1000)
   scores = model.signatures["serving_default"](examples=tf.constant(serialized))["scores"]
   scores = scores.numpy().reshape(-1)
@@ -158,14 +163,22 @@ def _cached(out: str) -> set[str]:
   return {name for name in COMPONENTS if f"] {name} cached" in out}
 
 
-def test_an_unchanged_rerun_reuses_every_step_and_pushes_nothing_new(run_in_place, small_run):
+def test_an_unchanged_rerun_reuses_the_data_steps_and_pushes_nothing_new(run_in_place,
+                                                                          small_run):
+  """The first run pushed version 1, so the model steps now have a production model
+  to compare with: they rerun, find their own finished checkpoints (no training)
+  and the same checkpoint selected again, and push nothing. A second unchanged
+  rerun then finds every step unchanged."""
   from tests.conftest import run_tpctl
   config, _ = small_run
   proc = run_tpctl("run", "--config", "config.yaml", cwd=run_in_place)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert _cached(proc.stdout) == set(COMPONENTS)
-  assert "nothing new to push" in proc.stdout
-  assert len(os.listdir(config.serving_path)) == 1
+  assert _cached(proc.stdout) == DATA_STEPS
+  assert "[trainer] resumed from " in proc.stdout and "[trainer] step " not in proc.stdout
+  assert "NOT pushed: the candidate is production version 1 (same checkpoint)" in proc.stdout
+  assert _versions(config) == [1]
+  again = run_tpctl("run", "--config", "config.yaml", cwd=run_in_place)
+  assert _cached(again.stdout) == set(COMPONENTS), again.stdout[-3000:]
 
 
 def test_a_crash_in_training_loses_at_most_one_interval(run_in_place, small_run):
@@ -178,16 +191,21 @@ def test_a_crash_in_training_loses_at_most_one_interval(run_in_place, small_run)
   (run_in_place / "config.yaml").write_text(text.replace("train_steps: 300", "train_steps: 600")
                                           .replace("num_checkpoints: 3", "num_checkpoints: 6"))
   crashed = _run_until(run_in_place, r"\[trainer\] step 200/600")
-  assert _cached(crashed) == {"Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner"}
+  assert _cached(crashed) == DATA_STEPS
 
   proc = run_tpctl("run", "--config", "config.yaml", cwd=run_in_place)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert _cached(proc.stdout) == {"Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner"}
+  assert _cached(proc.stdout) >= DATA_STEPS
   resumed = re.search(r"\[trainer\] resumed from \S+/ckpt-(\d+) ", proc.stdout)
   assert resumed and int(resumed.group(1)) >= 200, proc.stdout
   assert "[trainer] step 100/600" not in proc.stdout
   assert "[trainer] step 600/600" in proc.stdout
-  assert len(os.listdir(config.serving_path)) == 2  # the first run's model, and this one
+  # Pushed only if it beat the first run's model, and the registry agrees.
+  assert "against production: auc candidate " in proc.stdout
+  if "pushed: version 2: " in proc.stdout:
+    assert _versions(config) == [1, 2]
+  else:
+    assert "NOT pushed: candidate auc " in proc.stdout and _versions(config) == [1]
 
 
 def test_changed_data_reruns_every_step_from_ingest(run_in_place):
@@ -238,8 +256,8 @@ def test_the_pushed_model_is_the_checkpoint_the_report_selected(small_run):
   tft_output = tft.TFTransformOutput(transform_dir)
 
   serialized, _ = _raw_examples(config.data.dir, config.task.label, 300)
-  [version] = os.listdir(config.serving_path)
-  served = tf.saved_model.load(os.path.join(config.serving_path, version))
+  [version] = _versions(config)
+  served = tf.saved_model.load(os.path.join(config.serving_path, str(version)))
   pushed = served.signatures["serving_default"](examples=tf.constant(serialized))["scores"]
   raw = tf.io.parse_example(tf.constant(serialized), {
       k: v for k, v in tft_output.raw_feature_spec().items() if k != config.task.label})

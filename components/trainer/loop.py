@@ -23,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from components import features
+from components.trainer import vocabularies
 from components.trainer import (checkpoints, data, evaluation, learning_rate as lr_lib,
                                 model as model_lib, stepping, strategy as strategy_lib)
 from components.config import HyperParameters, PipelineConfig, TaskType
@@ -74,11 +75,12 @@ def num_classes(config: PipelineConfig, tft_output) -> int:
 
 
 def build(config: PipelineConfig, hp: HyperParameters, tft_output,
-          strategy: tf.distribute.Strategy, learning_rate):
-  """Model, optimizer, step and epoch counters, created under the strategy's scope."""
+          strategy: tf.distribute.Strategy, learning_rate, sizes: Optional[dict] = None):
+  """Model, optimizer, step and epoch counters, created under the strategy's scope.
+  sizes: embedding sizes other than this transform graph's (an earlier run's)."""
   with strategy.scope():
     keras.utils.set_random_seed(config.trainer.seed)
-    model = model_lib.build_model(config, hp, vocab_sizes(config, tft_output),
+    model = model_lib.build_model(config, hp, sizes or vocab_sizes(config, tft_output),
                                   num_classes(config, tft_output))
     optimizer = keras.optimizers.Adam(learning_rate)
     # Slots now, not lazily inside the first tf.function step: under Mirrored
@@ -87,6 +89,27 @@ def build(config: PipelineConfig, hp: HyperParameters, tft_output,
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
   return model, optimizer, step, epoch
+
+
+def _restore_warm_start(config, hp, tft_output, strategy, learning_rate, source: str,
+                        built: tuple, ckpt: tf.train.Checkpoint, progress) -> None:
+  """The full state of another run's checkpoint; embedding rows follow their
+  categories when that run's vocabularies differ from this one's."""
+  maps = vocabularies.row_maps(config, tft_output, source)
+  if not maps:
+    ckpt.read(source).assert_existing_objects_matched()
+    return
+  sizes = vocabularies.old_sizes(vocab_sizes(config, tft_output), maps, config, source)
+  old = build(config, hp, tft_output, strategy, learning_rate, sizes=sizes)
+  tf.train.Checkpoint(model=old[0], optimizer=old[1], step=old[2], epoch=old[3]).read(
+      source).assert_existing_objects_matched()
+  model, optimizer, step, epoch = built
+  moved = vocabularies.copy_remapped(model.variables, old[0].variables, maps)
+  vocabularies.copy_remapped(optimizer.variables, old[1].variables, maps)
+  step.assign(old[2])
+  epoch.assign(old[3])
+  progress(f"vocabularies changed since {source}: {len(maps)} embedding table(s) remapped "
+           f"by category ({moved} ids moved or new)")
 
 
 def _early_stop(config: PipelineConfig, history: list) -> Optional[dict]:
@@ -145,6 +168,8 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
   reader = store if chief else checkpoints.CheckpointStore(
       checkpoint_dir, ckpt, step, warn=progress, read_only=True)
 
+  if chief and save_checkpoints:  # what a later warm start remaps ids from
+    vocabularies.save(config, tft_output, checkpoint_dir)
   state = checkpoints.read_state(checkpoint_dir)
   resumed_from = None
   restored = reader.restore_latest() if save_checkpoints else None
@@ -152,7 +177,8 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
     resumed_from = reader.path(restored)
     progress(f"resumed from {resumed_from} (step {restored}, epoch {int(epoch.numpy())})")
   elif warm_start:
-    ckpt.read(warm_start).assert_existing_objects_matched()
+    _restore_warm_start(config, hp, tft_output, strategy, learning_rate, warm_start,
+                        (model, optimizer, step, epoch), ckpt, progress)
     resumed_from = warm_start
     progress(f"fine-tuning from {warm_start} at step {int(step.numpy())}, "
              f"learning rate {lr_value:g}")
