@@ -1,6 +1,6 @@
 """Runs every benchmark in bench/ and updates BENCHMARKS.md (`make bench`)."""
 from bench import (beam_by_size, checkpoint_costs, distribution, fast_failures, kubeflow_steps,
-                   local_loop, test_suite)
+                   local_loop, retraining, test_suite)
 
 if __name__ == "__main__":
   fast_failures.main([])
@@ -8,5 +8,6 @@ if __name__ == "__main__":
   beam_by_size.main([])
   checkpoint_costs.main([])
   distribution.main([])
+  retraining.main([])
   kubeflow_steps.main([])
   test_suite.main([])
