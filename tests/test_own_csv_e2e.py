@@ -81,8 +81,9 @@ def test_pushed_model_classifies_raw_rows(penguins_run, penguins_csv, tmp_path):
   from components import features
   from components.csv_ingest import executor
   config, _ = penguins_run
-  [version] = os.listdir(config.serving_path)
-  model = tf.saved_model.load(os.path.join(config.serving_path, version))
+  from components.registry import store
+  [version] = store.Registry(config.serving_path).versions()
+  model = tf.saved_model.load(os.path.join(config.serving_path, str(version)))
   data = tmp_path / "penguins.csv"
   _spreadsheet_export(penguins_csv, data)
   serialized, labels = [], []
