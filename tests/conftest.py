@@ -38,6 +38,18 @@ data:
 """ + SMALL_TRAINING
 
 
+# Files whose tests share the end-to-end run (`small_run`): one worker for them all.
+_SHARED_RUN = {"test_pipeline_e2e.py": "small_run", "test_blessing.py": "small_run"}
+
+
+def pytest_collection_modifyitems(items):
+  """Under pytest-xdist (`make test` runs two workers with --dist loadgroup), a test
+  file's tests go to one worker, so its module fixtures (a retraining history, a
+  compiled run) are computed once; the files sharing `small_run` go together."""
+  for item in items:
+    item.add_marker(pytest.mark.xdist_group(_SHARED_RUN.get(item.path.name, item.path.name)))
+
+
 def write_config(directory: Path, text: str) -> Path:
   path = directory / "config.yaml"
   path.write_text(textwrap.dedent(text))

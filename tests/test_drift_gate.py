@@ -157,22 +157,17 @@ def test_statistics_come_from_the_values_ingest_writes(spans, tmp_path):
   assert payment == collections.Counter(r["payment_type"] for r in labelled)
 
 
-def test_a_renamed_column_is_refused_by_the_reader(spans):
+@pytest.mark.parametrize("column, renamed, message", [
+    ("fare", "fare_usd", "column 'fare' not found in header"),
+    ("big_tipper", "tipper", "label column 'big_tipper' not found in header"),
+])
+def test_a_renamed_column_or_label_is_refused_by_the_reader(spans, column, renamed, message):
   def rename(row):
-    row["fare_usd"] = row.pop("fare")
-  path = spans.variant("2015-08", "renamed", rename)
+    row[renamed] = row.pop(column)
+  path = spans.variant("2015-08", f"renamed-{column}", rename)
   with pytest.raises(DataError) as e:
     check.span_statistics([path], COLUMNS)
-  assert str(e.value) == f"{path}: column 'fare' not found in header"
-
-
-def test_a_renamed_label_is_refused_by_the_reader(spans):
-  def rename(row):
-    row["tipper"] = row.pop("big_tipper")
-  path = spans.variant("2015-08", "renamed-label", rename)
-  with pytest.raises(DataError) as e:
-    check.span_statistics([path], COLUMNS)
-  assert str(e.value) == f"{path}: label column 'big_tipper' not found in header"
+  assert str(e.value) == f"{path}: {message}"
 
 
 def test_text_in_a_numeric_column_is_refused_by_the_reader(spans):

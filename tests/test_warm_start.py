@@ -154,3 +154,36 @@ def test_an_unexplained_shape_change_is_an_error_not_a_silent_mix(tmp_path):
   b = keras.Variable(np.zeros((4, 2)), name="kernel")
   with pytest.raises(ValueError, match=r"shape \(4, 2\) differs from the checkpoint's \(3, 2\)"):
     vocabularies.copy_remapped([b], [a], {"company_xf_embedding": np.arange(4)})
+
+
+def test_a_production_checkpoint_of_another_architecture_falls_back_to_cold(transformed,
+                                                                            tmp_path):
+  """The model changed since production was trained (here: its hidden layers), so
+  production's checkpoint cannot be restored into it: the Trainer says why and
+  trains cold, instead of failing every retraining until someone edits the config."""
+  from components.trainer import data, module
+  config, transform_dir, examples_dir = transformed
+  tft_output = tft.TFTransformOutput(transform_dir)
+  examples = tmp_path / "examples"  # the fixture's examples, with a window of spans
+  examples.mkdir()
+  for split in ("train", "eval"):
+    (examples / f"Split-{split}").symlink_to(f"{examples_dir}/Split-{split}")
+  (examples / "spans.json").write_text(json.dumps({"data_dir": "d", "spans": ["2"], "files": []}))
+  train, evals = data.split_pattern(str(examples), "train"), data.split_pattern(str(examples), "eval")
+
+  narrow = config.trainer.hyperparameters.model_copy(update={"hidden_units": (8,)})
+  old = module.train(config, narrow, tft_output, train, evals, str(tmp_path / "ckpt"),
+                     str(tmp_path / "logs" / "old"), say=lambda _: None)
+  model = tmp_path / "production"
+  model.mkdir()
+  (model / production.PRODUCTION_FILE).write_text(json.dumps(
+      {"version": 1, "spans": ["1"],
+       "checkpoint_path": f"{old.checkpoint_dir}/ckpt-{old.final_step}"}))
+  said = []
+  record = module.train(config, config.trainer.hyperparameters, tft_output, train, evals,
+                        str(tmp_path / "ckpt"), str(tmp_path / "logs" / "new"), say=said.append,
+                        production_model=str(model))
+  assert record.started_from == (f"cold (production version 1, step {old.final_step}: "
+                                 f"the checkpoint does not fit this model)")
+  assert (record.start_step, record.final_step) == (0, config.trainer.train_steps)
+  assert any(s.startswith("WARNING: ") and s.endswith("starting cold") for s in said), said

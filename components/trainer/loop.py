@@ -91,10 +91,25 @@ def build(config: PipelineConfig, hp: HyperParameters, tft_output,
   return model, optimizer, step, epoch
 
 
+class IncompatibleCheckpoint(ValueError):
+  """Another run's checkpoint whose variables do not fit this model (its
+  architecture changed), beyond what a vocabulary remap explains."""
+
+
 def _restore_warm_start(config, hp, tft_output, strategy, learning_rate, source: str,
                         built: tuple, ckpt: tf.train.Checkpoint, progress) -> None:
   """The full state of another run's checkpoint; embedding rows follow their
   categories when that run's vocabularies differ from this one's."""
+  try:
+    _restore_remapped(config, hp, tft_output, strategy, learning_rate, source, built, ckpt,
+                      progress)
+  except (ValueError, AssertionError, tf.errors.InvalidArgumentError) as e:
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+    raise IncompatibleCheckpoint(f"{source} does not fit this model ({reason})") from e
+
+
+def _restore_remapped(config, hp, tft_output, strategy, learning_rate, source: str,
+                      built: tuple, ckpt: tf.train.Checkpoint, progress) -> None:
   maps = vocabularies.row_maps(config, tft_output, source)
   if not maps:
     ckpt.read(source).assert_existing_objects_matched()

@@ -95,8 +95,18 @@ def train(config: PipelineConfig, hp, tft_output, train_pattern: str, eval_patte
   production_model: the ProductionModel artifact, for a retraining's warm start."""
   examples = os.path.dirname(os.path.dirname(train_pattern))  # <examples>/Split-train/*
   start = warm_start_lib.choose(config, production_model, examples, say)
-  record = _train(start.config, hp, tft_output, train_pattern, eval_pattern, checkpoint_root,
-                  log_dir, say, transform_graph, tfjob, on_start, start.checkpoint, examples)
+  args = (hp, tft_output, train_pattern, eval_pattern, checkpoint_root, log_dir, say,
+          transform_graph, tfjob, on_start)
+  try:
+    record = _train(start.config, *args, start.checkpoint, examples)
+  except loop.IncompatibleCheckpoint as e:
+    if start.checkpoint is None:  # an explicit trainer.resume_from: the user must know
+      raise
+    # The model changed since production was trained: retraining goes on, cold.
+    say(f"WARNING: cannot warm-start from {start.description}: {e}; starting cold")
+    start = warm_start_lib.Start(
+        config, None, f"cold ({start.description}: the checkpoint does not fit this model)")
+    record = _train(config, *args, None, examples)
   return dataclasses.replace(record, started_from=start.description)
 
 
