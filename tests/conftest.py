@@ -38,16 +38,18 @@ data:
 """ + SMALL_TRAINING
 
 
-# Files whose tests share the end-to-end run (`small_run`): one worker for them all.
-_SHARED_RUN = {"test_pipeline_e2e.py": "small_run", "test_blessing.py": "small_run"}
+# The longest files first (measured by `python -m bench.test_suite`): under
+# pytest-xdist (`make test` runs two workers, --dist loadfile: a file's tests on
+# one worker, so its module fixture runs once), the workers then finish together
+# instead of one waiting for the last long file.
+_LONGEST_FIRST = ["test_retraining.py", "test_kubeflow_compiled.py", "test_pipeline_e2e.py",
+                  "test_tuner.py", "test_distributed.py", "test_blessing.py",
+                  "test_checkpoints.py", "test_own_csv_e2e.py"]
 
 
 def pytest_collection_modifyitems(items):
-  """Under pytest-xdist (`make test` runs two workers with --dist loadgroup), a test
-  file's tests go to one worker, so its module fixtures (a retraining history, a
-  compiled run) are computed once; the files sharing `small_run` go together."""
-  for item in items:
-    item.add_marker(pytest.mark.xdist_group(_SHARED_RUN.get(item.path.name, item.path.name)))
+  rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+  items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
 
 
 def write_config(directory: Path, text: str) -> Path:

@@ -18,8 +18,8 @@ from pipelines.kubeflow import client
 from pipelines.kubeflow import cron as cron_check
 from tests.kfp_fake_server import API, FakeKfp
 
-PIPELINE_TASKS = {"Ingest", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer",
-                  "CheckpointEvaluator", "Evaluator", "Pusher"}
+PIPELINE_TASKS = {"Ingest", "ProductionModel", "DriftGate", "StatisticsGen", "SchemaGen",
+                  "Transform", "Tuner", "Trainer", "CheckpointEvaluator", "Evaluator", "Pusher"}
 TOKEN = "test-token-3f9a0c"  # must reach the server, never the console
 KFP_ENV = ("KFP_HOST", "KFP_TOKEN", "KFP_COOKIES", "KFP_CA_CERT", "KF_PIPELINES_ENDPOINT",
            "KF_PIPELINES_UI_ENDPOINT", "KF_PIPELINES_DEFAULT_EXPERIMENT_NAME",
