@@ -16,7 +16,7 @@ import pytest
 import tensorflow_transform as tft
 
 from components.launchers import local_processes
-from components.trainer import checkpoints, data, module
+from components.trainer import checkpoints, data, module, vocabularies
 
 pytestmark = pytest.mark.e2e
 
@@ -102,7 +102,8 @@ def test_rerun_resumes_every_worker_from_the_last_checkpoint_and_ends_at_the_bud
   assert sorted(os.listdir(ckpt_dir)) == sorted(
       [f for s in checkpoints.list_steps(ckpt_dir)
        for f in (f"ckpt-{s}.index", f"ckpt-{s}.data-00000-of-00001")]
-      + ["checkpoint", "replica-logs", "training_record.json", checkpoints.STATE_FILE])
+      + ["checkpoint", "replica-logs", "training_record.json", checkpoints.STATE_FILE,
+         vocabularies.DIRECTORY])  # what a later warm start remaps ids from
 
 
 def test_both_workers_report_the_same_losses(two_workers_killed_then_rerun):
