@@ -8,6 +8,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from components.csv_ingest import executor, rows, spans, splits, survey
+from components.csv_ingest.errors import DataError
 
 
 def _fingerprint_pattern(input_base) -> str:
@@ -18,8 +19,8 @@ def _fingerprint_pattern(input_base) -> str:
     try:
       if survey.files_to_read(input_base)[0]:
         return "*/" + survey.PATTERN
-    except Exception:  # pylint: disable=broad-except
-      pass  # bad data is reported by the pre-flight and by Ingest itself
+    except DataError:  # reported, with its file, by the pre-flight and by Ingest
+      return survey.PATTERN
   return survey.PATTERN
 
 
