@@ -43,13 +43,13 @@ def score(config: PipelineConfig, record: loop.TrainRecord, tft_output,
   model = restore_model(config, record, tft_output)
   weights = tf.train.Checkpoint(model=model)
   evaluate = evaluation.Evaluator(
-      config, model, data.eval_batches(eval_pattern, tft_output, config.trainer.eval_examples))
+      config, model, data.eval_batches(eval_pattern, tft_output, loop.eval_rows(config)))
   scores = []
   for step, path in list_checkpoints(record.checkpoint_dir):
     weights.read(path).expect_partial()
     metrics = evaluate()
     scores.append(CheckpointScore(step, path, metrics))
-    progress(f"checkpoint {step}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    progress(f"checkpoint {step}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
   return scores
 
 

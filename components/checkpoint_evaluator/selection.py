@@ -36,7 +36,7 @@ def select_and_export(cfg: PipelineConfig, record: loop.TrainRecord, tft_output,
   scores = scoring.score(cfg, record, tft_output, eval_pattern, progress=say)
   sel = cfg.checkpoint_selection
   best = scoring.select(scores, sel.metric, sel.mode)
-  say(f"selected checkpoint {best.step} ({sel.metric} {best.metrics[sel.metric]:.4f}, "
+  say(f"selected checkpoint {best.step} ({sel.metric} {best.metrics[sel.metric]:.4g}, "
       f"{sel.mode}) out of {len(scores)}")
 
   best_model = scoring.restore_model(cfg, record, tft_output, best.path)

@@ -81,14 +81,26 @@ def make_dataset(file_pattern: str, tft_output, batch_size: int, *, training: bo
                 deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
-def eval_batches(file_pattern: str, tft_output, max_examples: int) -> list:
-  """The first `max_examples` eval rows in large batches, held in memory so that
-  every checkpoint is scored on the same rows without reading them again."""
+def eval_batches(file_pattern: str, tft_output, max_examples: Optional[int]) -> list:
+  """The first `max_examples` eval rows (None: all) in large batches, held in memory
+  so that every checkpoint is scored on the same rows without reading them again."""
   ds = make_dataset(file_pattern, tft_output, EVAL_BATCH_SIZE, training=False)
-  batches = list(ds.unbatch().take(max_examples).batch(EVAL_BATCH_SIZE))
+  batches = list(ds.unbatch().take(-1 if max_examples is None else max_examples)
+                 .batch(EVAL_BATCH_SIZE))
   if not batches:
     raise ValueError(f"{file_pattern}: no eval examples")
   return batches
+
+
+def label_moments(file_pattern: str, tft_output, max_examples: int = 100_000
+                  ) -> tuple[float, float]:
+  """Mean and standard deviation of the (transformed) label over the first rows:
+  a scale for the output layer, which need not be exact."""
+  ds = make_dataset(file_pattern, tft_output, EVAL_BATCH_SIZE, training=False)
+  labels = [tf.cast(y, tf.float64) for _, y in ds.unbatch().take(max_examples)
+            .batch(EVAL_BATCH_SIZE)]
+  values = tf.concat(labels, 0)
+  return float(tf.reduce_mean(values)), float(tf.math.reduce_std(values))
 
 
 def content_digest(file_pattern: str) -> str:

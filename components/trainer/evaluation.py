@@ -9,11 +9,12 @@ from components.trainer import model as model_lib
 from components.config import PipelineConfig, TaskType
 
 
-def prepare_labels(config: PipelineConfig, labels: tf.Tensor) -> tf.Tensor:
-  """Labels in the shape and dtype the per-example loss expects."""
+def prepare_labels(config: PipelineConfig, labels: tf.Tensor,
+                   dtype: tf.DType = tf.float32) -> tf.Tensor:
+  """Labels in the shape and dtype (the model's output's) the per-example loss expects."""
   if config.task.type == TaskType.MULTICLASS:
     return labels
-  return tf.reshape(tf.cast(labels, tf.float32), [-1, 1])
+  return tf.reshape(tf.cast(labels, dtype), [-1, 1])
 
 
 class Evaluator:
@@ -27,8 +28,8 @@ class Evaluator:
     @tf.function(reduce_retracing=True)
     def sums(x, labels):
       logits = model(x, training=False)
-      y = prepare_labels(config, labels)
-      out = {"loss": tf.reduce_sum(loss_fn(y, logits)),
+      y = prepare_labels(config, labels, logits.dtype)
+      out = {"loss": tf.reduce_sum(loss_fn(*model_lib.loss_inputs(model, y, logits))),
              "count": tf.cast(tf.shape(labels)[0], tf.float32)}
       if kind == TaskType.BINARY:
         out["correct"] = tf.reduce_sum(
@@ -37,7 +38,11 @@ class Evaluator:
         out["correct"] = tf.reduce_sum(
             tf.cast(tf.equal(tf.argmax(logits, -1), labels), tf.float32))
       else:
-        out["abs_err"] = tf.reduce_sum(tf.abs(y - logits))
+        err = tf.abs(y - logits)
+        out["abs_err"] = tf.reduce_sum(err)
+        # The worst point, and the label range it is measured against.
+        out["max_abs_err"] = tf.reduce_max(err)
+        out["min_label"], out["max_label"] = tf.reduce_min(y), tf.reduce_max(y)
       return logits, out
 
     self._sums = sums
@@ -46,10 +51,11 @@ class Evaluator:
     kind = self._config.task.type
     totals: dict[str, float] = {}
     auc = keras.metrics.AUC(from_logits=True)
+    combine = {"max_abs_err": max, "max_label": max, "min_label": min}
     for features, labels in self._batches:
       logits, sums = self._sums(features, labels)
       for k, v in sums.items():
-        totals[k] = totals.get(k, 0.0) + float(v)
+        totals[k] = combine.get(k, sum)((totals[k], float(v))) if k in totals else float(v)
       if kind == TaskType.BINARY:
         auc.update_state(prepare_labels(self._config, labels), logits)
     n = totals["count"]
@@ -60,6 +66,10 @@ class Evaluator:
       metrics["accuracy"] = totals["correct"] / n
     else:
       metrics["mae"] = totals["abs_err"] / n
+      metrics["max_abs_error"] = totals["max_abs_err"]
+      # Relative to the output range, not to each label (which may be near 0).
+      spread = totals["max_label"] - totals["min_label"]
+      metrics["max_rel_error"] = totals["max_abs_err"] / spread if spread else totals["max_abs_err"]
     return metrics
 
 

@@ -25,7 +25,7 @@ import tensorflow as tf
 from components import features
 from components.trainer import vocabularies
 from components.trainer import (checkpoints, data, evaluation, learning_rate as lr_lib,
-                                model as model_lib, stepping, strategy as strategy_lib)
+                                model as model_lib, polish, stepping, strategy as strategy_lib)
 from components.config import HyperParameters, PipelineConfig, TaskType
 
 
@@ -197,6 +197,8 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
     resumed_from = warm_start
     progress(f"fine-tuning from {warm_start} at step {int(step.numpy())}, "
              f"learning rate {lr_value:g}")
+  else:
+    _set_label_scale(config, model, train_pattern, tft_output, progress)
   if isinstance(learning_rate, float):
     optimizer.learning_rate = learning_rate  # the restored value is the old run's
   current = start_step = int(step.numpy())
@@ -214,19 +216,20 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
 
   interval = max(1, t.train_steps // t.num_checkpoints)
   evaluator = evaluation.Evaluator(config, model,
-                                   data.eval_batches(eval_pattern, tft_output, t.eval_examples))
+                                   data.eval_batches(eval_pattern, tft_output, eval_rows(config)))
   loss_fn = model_lib.loss_fn(config, reduction=None)
 
   def replica_step(feats, labels):
     with tf.GradientTape() as tape:
       logits = model(feats, training=True)
-      per_example = loss_fn(evaluation.prepare_labels(config, labels), logits)
+      per_example = loss_fn(*model_lib.loss_inputs(
+          model, evaluation.prepare_labels(config, labels, logits.dtype), logits))
       loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
       if model.losses:
-        loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        loss += tf.nn.scale_regularization_loss(tf.cast(tf.add_n(model.losses), loss.dtype))
     grads = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return loss
+    return tf.cast(loss, tf.float32)
 
   transform = None
   if isinstance(strategy, tf.distribute.ParameterServerStrategy):
@@ -246,21 +249,35 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
     steps = stepping.Asynchronous(strategy, replica_step, step, optimizer, dataset_fn)
   else:
     steps = stepping.Synchronous(strategy, replica_step, step, dataset_fn)
+  polisher = None
+  if t.polish_steps:
+    polisher = polish.FullBatchPolish(
+        model, loss_fn, data.eval_batches(train_pattern, tft_output, None), step,
+        lambda labels, dtype: evaluation.prepare_labels(config, labels, dtype),
+        model_lib.loss_inputs)
   writer = tf.summary.create_file_writer(log_dir) if chief else tf.summary.create_noop_writer()
   sel = config.checkpoint_selection
-  if current < t.train_steps and not stopped:
+  total = t.total_steps
+  if current < total and not stopped:
     progress(f"training from step {current} to {t.train_steps}: {type(strategy).__name__}, "
-             + lr_plan.describe(t.per_replica_batch_size, replicas, t.base_batch_size))
+             + lr_plan.describe(t.per_replica_batch_size, replicas, t.base_batch_size)
+             + (f"; then {t.polish_steps} full-batch L-BFGS steps to {total}"
+                if t.polish_steps else ""))
   began = time.monotonic()
-  while current < t.train_steps and not stopped:
+  while current < total and not stopped:
     epoch_index = current // interval
-    end = epoch_end(current, interval, t.train_steps)
-    train_loss = steps.run(t.seed + epoch_index, current, end - current)
+    if current < t.train_steps:
+      end = epoch_end(current, interval, t.train_steps)
+      train_loss = steps.run(t.seed + epoch_index, current, end - current)
+    else:  # the polish, in epochs of the same length
+      end = min(current + interval, total)
+      train_loss = polisher.run(t.seed + epoch_index, current, end - current)
     current = int(step.numpy())
     epoch.assign(epoch_index + 1)
     metrics = evaluator()
+    # seconds: training time in this process so far (how long a bound took to reach).
     history.append({"step": current, "epoch": epoch_index + 1, "train_loss": train_loss,
-                    "eval": metrics})
+                    "eval": metrics, "seconds": round(time.monotonic() - began, 2)})
     stopped = _early_stop(config, history)
     if save_checkpoints:
       if chief:  # state first: a crash before the checkpoint lands just drops it
@@ -274,8 +291,8 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
       for name, value in metrics.items():
         tf.summary.scalar(f"eval/{name}", value)
     rate = (current - start_step) * global_batch / max(time.monotonic() - began, 1e-9)
-    progress(f"step {current}/{t.train_steps}  train loss {train_loss:.4f}  eval "
-             + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    progress(f"step {current}/{total}  train loss {train_loss:.4g}  eval "
+             + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
              + f"  ({rate:,.0f} examples/s)" + ("  checkpoint saved" if save_checkpoints else ""))
     if stopped:
       progress(f"early stopping at step {current}: {stopped['reason']}")
@@ -292,6 +309,25 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
       history=history, resumed_from=resumed_from, stopped_early=stopped,
       checkpoint_bytes=checkpoints.size_bytes(store.path(steps_kept[-1])) if steps_kept else 0,
       base_learning_rate=base_lr, warmup_steps=t.warmup_steps, is_chief=chief)
+
+
+def eval_rows(config: PipelineConfig) -> Optional[int]:
+  """How many eval rows score a checkpoint: all of them when memorising, because
+  the claim is about the worst error over every point of the grid."""
+  return None if config.task.mode == "memorize" else config.trainer.eval_examples
+
+
+def _set_label_scale(config: PipelineConfig, model, train_pattern: str, tft_output,
+                     progress) -> None:
+  """A new regression model's output map, from the train labels' mean and spread."""
+  scale = model_lib.label_scale(model)
+  if scale is None:
+    return
+  mean, std = data.label_moments(train_pattern, tft_output)
+  scale.offset.assign(mean)
+  scale.scale.assign(std or 1.0)
+  progress(f"label {config.task.label}: mean {mean:.4g}, standard deviation {std:.4g} "
+           f"(the output layer's scale)")
 
 
 def epoch_end(current: int, interval: int, train_steps: int) -> int:
