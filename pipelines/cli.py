@@ -5,6 +5,7 @@
   tpctl models [--config FILE]   list the pushed model versions (the registry)
   tpctl rollback VERSION         make an earlier version current again
   tpctl demo-retrain             retraining cycles on monthly spans of the demo data
+  tpctl demo-memorize            memorise a simulator's grid, against the usual way
   tpctl check [--config FILE]    only the pre-flight: config, data files, splits
   tpctl config [--config FILE]   print the effective configuration as YAML
   tpctl compile [-o FILE]        write the Kubeflow Pipelines v2 spec (YAML)
@@ -103,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
                     help="retraining cycles (default: %(default)s)")
   demo.add_argument("--months-per-cycle", type=int, default=6, metavar="M",
                     help="new monthly spans per cycle (default: %(default)s)")
+  with_config(sub.add_parser(
+      "demo-memorize", help="demo: memorise a simulator's whole grid, against the usual way",
+      description="Useful overfitting. Runs the pipeline twice on the same simulator grid "
+      "(default: pipelines/configs/memorize_projectile.yaml, 29,141 points, about 15 "
+      "minutes on 2 cores; memorize_heated_rod.yaml is quicker): memorising (every point "
+      "trains and evaluates, no regularisation, no early stopping, blessed on the worst "
+      "error) and the usual way (80/20 split, L2, early stopping). Scores both exported "
+      "models on every grid point and prints a table; the error maps are PNGs."))
   with_config(sub.add_parser(
       "check", help="check the config and data without running anything",
       description="The pre-flight that `tpctl run` starts with, alone: reads the config "
@@ -261,6 +270,12 @@ def _cmd_demo_retrain(args) -> int:
   return 0
 
 
+def _cmd_demo_memorize(args) -> int:
+  from pipelines import memorize_comparison
+  memorize_comparison.main(args.config, args.run_dir)
+  return 0
+
+
 def _cmd_compile(args) -> int:
   config = _load(args)
   from pipelines.kubeflow.compiler import compile_pipeline
@@ -307,6 +322,7 @@ def main(argv=None) -> int:
   try:
     return {"run": _cmd_run, "retrain": _cmd_retrain, "models": _cmd_models,
             "rollback": _cmd_rollback, "demo-retrain": _cmd_demo_retrain,
+            "demo-memorize": _cmd_demo_memorize,
             "check": _cmd_check, "config": _cmd_config,
             "compile": _cmd_compile, "submit": _cmd_submit, "schedule": _cmd_schedule,
             "unschedule": _cmd_unschedule}[args.command](args)

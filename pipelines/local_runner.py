@@ -123,14 +123,20 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bo
   """Runs the pipeline; returns a run_summary.RunSummary. With `cache`, steps whose
   inputs, settings and code are unchanged since an earlier run here are reused."""
   # Bad input fails here, before anything heavy is imported or anything written.
-  data_dir = preflight.resolve_data_dir(config)
-  summary = preflight.check(config, data_dir)
+  if config.data.simulator:
+    plan = preflight.check_simulator(config)
+    data_dir, input_bytes, lines = "", 0, [f"data: {plan.describe()}"]
+  else:
+    data_dir = preflight.resolve_data_dir(config)
+    summary = preflight.check(config, data_dir)
+    input_bytes = sum(os.path.getsize(f.path) for f in summary.files)
+    lines = [f"data: {summary.rows:,} rows in {len(summary.files)} file(s) under {data_dir}",
+             *preflight.split_lines(config, summary)]
   log_file = config.run_path / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
   say(f"run directory: {config.run_path}  (full log: {log_file})")
-  say(f"data: {summary.rows:,} rows in {len(summary.files)} file(s) under {data_dir}")
-  for line in preflight.split_lines(config, summary):
+  for line in lines:
     say(line)
-  beam = beam_runner.choose(config.beam, sum(os.path.getsize(f.path) for f in summary.files))
+  beam = beam_runner.choose(config.beam, input_bytes)
   say(beam.describe())
   with _stderr_to(log_file):
     # TensorFlow is imported here, so that its start-up lines land in the log.

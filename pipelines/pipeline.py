@@ -1,6 +1,6 @@
 """The one pipeline definition, shared by the local runner and Kubeflow.
 
-ingest (a window of spans) -> statistics -> schema -> transform -> tuner -> trainer
+ingest (a window of CSV spans, or a simulator's grid) -> statistics -> schema -> transform -> tuner -> trainer
        -> checkpoint evaluator -> evaluator (blessing) -> pusher (the model registry)
 production model (the registry's current version) -> drift gate (before transform),
        trainer (warm start), evaluator (the baseline to beat), pusher
@@ -18,6 +18,9 @@ from components.tuning import executor as tuning_executor
 from components.checkpoint_evaluator.component import CheckpointEvaluator
 from components.csv_ingest.component import csv_ingest
 from components.drift_gate.component import DriftGate
+from components.grid_errors import tfma_metrics
+from components.simulator_ingest.component import simulator_ingest
+from components.simulator_ingest.plan import Plan
 from components.config import PipelineConfig, TaskType
 from components.registry import store
 from components.registry.production import ProductionModel
@@ -43,8 +46,19 @@ _EXTRA_METRICS = {
 }
 
 
+# Memorising: judged by the worst error over the whole grid, not the average.
+_WORST_ERROR_METRICS = ("MaxAbsoluteError", "MaxRelativeError")
+
+
+def _blessing_metric(config: PipelineConfig) -> tuple[str, str, Optional[str]]:
+  """(TFMA class, the key it reports under, the module of a custom metric)."""
+  if config.task.mode == "memorize":
+    return ("MaxAbsoluteError", tfma_metrics.MAX_ABS_ERROR_NAME, tfma_metrics.__name__)
+  return (*_BLESSING_METRIC[config.task.type], None)
+
+
 def blessing_metric_key(config: PipelineConfig) -> str:
-  return _BLESSING_METRIC[config.task.type][1]
+  return _blessing_metric(config)[1]
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -54,7 +68,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     bounds["lower_bound"] = {"value": lower}
   if upper is not None:
     bounds["upper_bound"] = {"value": upper}
-  class_name, _ = _BLESSING_METRIC[config.task.type]
+  class_name, _, module = _blessing_metric(config)
   # Against production (ignored by TFMA when there is no production model yet):
   # candidate - production >= margin, or <= -margin for an error metric.
   higher_is_better = config.task.type != TaskType.REGRESSION
@@ -65,8 +79,11 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                  else tfma.MetricDirection.LOWER_IS_BETTER))
   metrics = [tfma.MetricConfig(class_name="ExampleCount")]
   metrics += [tfma.MetricConfig(class_name=name) for name in _EXTRA_METRICS[config.task.type]]
+  if config.task.type == TaskType.REGRESSION:
+    metrics += [tfma.MetricConfig(class_name=name, module=tfma_metrics.__name__)
+                for name in _WORST_ERROR_METRICS if name != class_name]
   metrics.append(tfma.MetricConfig(
-      class_name=class_name,
+      class_name=class_name, module=module or "",
       threshold=tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(**bounds),
                                      change_threshold=change)))
   return tfma.EvalConfig(
@@ -113,9 +130,13 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
     return {"config": config.for_step(step).to_json(),
             "code": code_version.digest(entry_module)}
 
-  ingest = csv_ingest(data_dir, features.column_spec(config), features.split_spec(config),
-                      code_version.digest("components.csv_ingest.executor"),
-                      features.span_window(config)).with_id("Ingest")
+  if d.simulator:  # a simulator's grid, solved in the step
+    ingest = simulator_ingest(Plan.from_config(config), code_version.digest(
+        "components.simulator_ingest.executor")).with_id("Ingest")
+  else:
+    ingest = csv_ingest(data_dir, features.column_spec(config), features.split_spec(config),
+                        code_version.digest("components.csv_ingest.executor"),
+                        features.span_window(config)).with_id("Ingest")
   # The registry's current model: warm start, drift baseline and blessing baseline.
   registry = push_destination or serving_dir
   production = ProductionModel(push_destination=registry,

@@ -7,9 +7,10 @@ import os
 import tempfile
 from typing import Optional
 
-from components import features
+from components import features, simulators
 from components.csv_ingest import embedded_data, spans, survey
 from components.config import ConfigError, PipelineConfig
+from components.simulator_ingest.plan import Plan
 
 
 def embedded_data_dir(config: PipelineConfig) -> str:
@@ -72,8 +73,23 @@ def report(config: PipelineConfig, summary: survey.DataSummary,
   return lines + split_lines(config, summary)
 
 
+def check_simulator(config: PipelineConfig) -> Plan:
+  """A simulator source: its name resolves (a user function imports) and its grid
+  is well formed. Raises ConfigError (one line)."""
+  plan = Plan.from_config(config)
+  try:
+    plan.check()
+  except (simulators.SimulatorError, ValueError) as e:
+    raise ConfigError(f"data.simulator: {e}") from None
+  return plan
+
+
 def main_check(config: PipelineConfig, config_path: Optional[str]) -> list[str]:
   """`tpctl check`: the report, writing nothing (the demo data goes to a scratch dir)."""
+  if config.data.simulator:
+    return [f"config: {config_path or 'defaults'}",
+            f"task: {config.task.type.value} ({config.task.mode}), label {config.task.label!r}",
+            f"data: {check_simulator(config).describe()}"]
   with tempfile.TemporaryDirectory(prefix="tpctl-check-") as scratch:
     summary = check(config, resolve_data_dir(config, scratch))
     return report(config, summary, config_path)

@@ -32,6 +32,10 @@ class RunSummary:
   candidate_metric: Optional[float] = None
   production_metric: Optional[float] = None
   production_version: int = 0
+  grid_errors: dict = dataclasses.field(default_factory=dict)  # memorising: every point
+  grid_png: Optional[str] = None
+  examples_uri: Optional[str] = None  # Ingest's output
+  served_model_dir: Optional[str] = None  # the selected checkpoint, exported
 
   def lines(self, blessing_metric: str, threshold: tuple) -> list[str]:
     out = [f"run {self.run_id}"]
@@ -40,7 +44,7 @@ class RunSummary:
     if self.started_from:
       out.append(f"training started from: {self.started_from}")
     if self.selected_step is not None:
-      metrics = "  ".join(f"{k} {v:.4f}" for k, v in self.eval_metrics.items())
+      metrics = "  ".join(f"{k} {v:.4g}" for k, v in self.eval_metrics.items())
       out.append(f"selected checkpoint: step {self.selected_step} of {self.checkpoints} "
                  f"kept ({metrics})")
     if self.stopped_early:
@@ -51,8 +55,17 @@ class RunSummary:
                  f"served model {self.serving_model_bytes / 1e6:.2f} MB")
     if self.curves_png:
       out.append(f"training curves: {self.curves_png}")
+    if self.grid_errors:
+      g = self.grid_errors
+      at = ", ".join(f"{k}={v:g}" for k, v in g["worst_point"].items())
+      verdict = ("" if g.get("tolerance") is None else
+                 f"; tolerance {g['tolerance']:g}: "
+                 + ("met" if g["within_tolerance"] else "NOT met"))
+      out.append(f"worst error over {g['over']}: {g['max_abs_error']:.4g} "
+                 f"({100 * g['max_rel_error']:.3f}% of the output range) at {at}{verdict}")
+      out.append(f"error over the grid: {self.grid_png}")
     if self.tfma_metrics:
-      out.append("evaluation: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(
+      out.append("evaluation: " + "  ".join(f"{k} {v:.4g}" for k, v in sorted(
           self.tfma_metrics.items()) if not k.endswith("_diff")))
     if self.production_version:
       shown = lambda v: "unknown" if v is None else f"{v:.4f}"  # noqa: E731
@@ -124,12 +137,15 @@ def latest_run(metadata_path: str) -> RunSummary:
   types = {t.id: t.name for t in store.get_artifact_types()}
   for a in store.get_artifacts_by_id(out_ids):
     kind = types.get(a.type_id)
+    if kind == "Examples":
+      summary.examples_uri = a.uri
     if kind == "Examples" and "spans" in a.custom_properties:
       summary.spans = json.loads(json_format.MessageToJson(
           a.custom_properties["spans"].struct_value)).get("__value__", [])
     if kind == "Model" and _value(a, "checkpoint_step") is not None:
       summary.started_from = _value(a, "started_from")
       summary.selected_step = _value(a, "checkpoint_step")
+      summary.served_model_dir = os.path.join(a.uri, "Format-Serving")
       summary.checkpoint_bytes = _value(a, "checkpoint_bytes")
       summary.serving_model_bytes = _value(a, "serving_model_bytes")
       summary.eval_metrics = {k[len("eval_"):]: _value(a, k)
@@ -142,6 +158,11 @@ def latest_run(metadata_path: str) -> RunSummary:
         summary.checkpoints = len(content["checkpoints"])
         summary.stopped_early = content.get("stopped_early")
         summary.curves_png = os.path.join(a.uri, "curves.png")
+        grid = os.path.join(a.uri, "grid_errors.json")
+        if os.path.exists(grid):
+          with open(grid) as f:
+            summary.grid_errors = json.load(f)
+          summary.grid_png = os.path.join(a.uri, "grid_errors.png")
       else:
         summary.tfma_metrics = _tfma_metrics(a.uri)
     elif kind == "ModelBlessing":

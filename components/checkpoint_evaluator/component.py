@@ -3,7 +3,8 @@ TFX reads the real annotation objects).
 
 It scores every checkpoint the Trainer kept on the eval split, records the curve
 (JSON and PNG), selects the best by a named metric, and exports that checkpoint
-as the servable model that the Evaluator and Pusher see.
+as the servable model that the Evaluator and Pusher see. When memorising, it also
+maps the served model's error over the whole grid (grid_report.py).
 """
 
 import json
@@ -15,7 +16,7 @@ from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from components.checkpoint_evaluator import selection
+from components.checkpoint_evaluator import grid_report, selection
 from components.config import PipelineConfig
 from components.trainer import data, loop
 from components.trainer.module import RECORD_FILE
@@ -43,10 +44,14 @@ def CheckpointEvaluator(
                                       RECORD_FILE)) as f:
     record = loop.TrainRecord(**json.load(f))
   say = lambda msg: print(f"[checkpoint-evaluator] {msg}", flush=True)  # noqa: E731
+  serving_dir = path_utils.serving_model_dir(model.uri)
   result = selection.select_and_export(
       cfg, record, tft.TFTransformOutput(transform_graph.uri),
-      data.split_pattern(examples.uri, "eval"), path_utils.serving_model_dir(model.uri),
-      evaluation.uri, say)
+      data.split_pattern(examples.uri, "eval"), serving_dir, evaluation.uri, say)
+  if cfg.task.mode == "memorize":  # the claim is about every point: check it
+    report = grid_report.write(cfg, examples.uri, serving_dir, evaluation.uri, say)
+    model.set_float_custom_property("grid_max_abs_error", report["max_abs_error"])
+    model.set_float_custom_property("grid_max_rel_error", report["max_rel_error"])
 
   model.set_int_custom_property("checkpoint_bytes", result.checkpoint_bytes)
   model.set_int_custom_property("serving_model_bytes", result.serving_model_bytes)
