@@ -148,14 +148,22 @@ def latest_run(metadata_path: str) -> RunSummary:
       summary.served_model_dir = os.path.join(a.uri, "Format-Serving")
       summary.checkpoint_bytes = _value(a, "checkpoint_bytes")
       summary.serving_model_bytes = _value(a, "serving_model_bytes")
-      summary.eval_metrics = {k[len("eval_"):]: _value(a, k)
-                              for k in sorted(a.custom_properties) if k.startswith("eval_")}
+      # (The checkpoint report's full-precision values win, whichever comes first.)
+      summary.eval_metrics = summary.eval_metrics or {
+          k[len("eval_"):]: _value(a, k)
+          for k in sorted(a.custom_properties) if k.startswith("eval_")}
     elif kind == "ModelEvaluation":
       report = os.path.join(a.uri, "checkpoints.json")
       if os.path.exists(report):
         with open(report) as f:
           content = json.load(f)
         summary.checkpoints = len(content["checkpoints"])
+        # Full precision: MLMD keeps float properties to 6 decimals, and a memorised
+        # table's loss is far below that.
+        selected = [c for c in content["checkpoints"] if c["step"] == content["selected_step"]]
+        if selected:
+          summary.eval_metrics = {k: v for k, v in sorted(selected[0].items())
+                                  if k not in ("step", "path")}
         summary.stopped_early = content.get("stopped_early")
         summary.curves_png = os.path.join(a.uri, "curves.png")
         grid = os.path.join(a.uri, "grid_errors.json")
