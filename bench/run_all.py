@@ -1,6 +1,6 @@
 """Runs every benchmark in bench/ and updates BENCHMARKS.md (`make bench`)."""
 from bench import (beam_by_size, checkpoint_costs, distribution, fast_failures, kubeflow_steps,
-                   local_loop, retraining, test_suite)
+                   local_loop, memorize, retraining, test_suite)
 
 if __name__ == "__main__":
   fast_failures.main([])
@@ -9,5 +9,6 @@ if __name__ == "__main__":
   checkpoint_costs.main([])
   distribution.main([])
   retraining.main([])
+  memorize.main([])
   kubeflow_steps.main([])
   test_suite.main([])
