@@ -54,7 +54,7 @@ def score_on_grid(served_model_dir: str, grid_examples: str, config: PipelineCon
   from components.trainer.data import split_pattern
   inputs, labels, serialized = serving.read_points(
       split_pattern(grid_examples, "eval"), list(config.features.numeric), config.task.label)
-  predictions = serving.predict(served_model_dir, serialized)
+  predictions = serving.predict(serving.load(served_model_dir), serialized)
   if png_path:
     with open(png_path, "wb") as f:
       f.write(plot.plot_errors(inputs, labels, predictions,

@@ -22,7 +22,7 @@ def write(cfg: PipelineConfig, examples_uri: str, serving_dir: str, report_dir: 
   grid = read_grid_file(examples_uri)
   inputs, labels, serialized = serving.read_points(
       data.split_pattern(examples_uri, "eval"), list(cfg.features.numeric), cfg.task.label)
-  predictions = serving.predict(serving_dir, serialized)
+  predictions = serving.predict(serving.load(serving_dir), serialized)
   result = errors.grid_errors(inputs, labels, predictions)
   # A Monte Carlo run's eval split is an independent sample: its worst point is an
   # estimate of the worst error, not a bound on it.

@@ -28,9 +28,14 @@ def read_points(file_pattern: str, inputs: list[str], output: str
           [serialized[i] for i in order])
 
 
-def predict(model_dir: str, serialized: list[bytes]) -> np.ndarray:
-  """The served model's `scores` for each serialized tf.Example, batched."""
-  serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+def load(model_dir: str):
+  """The served model's `serving_default` signature (loading is paid once, not
+  per call: bench/memorize.py times calls)."""
+  return tf.saved_model.load(model_dir).signatures["serving_default"]
+
+
+def predict(serve, serialized: list[bytes]) -> np.ndarray:
+  """`scores` of a loaded signature for each serialized tf.Example, batched."""
   out = [serve(examples=tf.constant(serialized[i:i + _BATCH]))["scores"].numpy()
          for i in range(0, len(serialized), _BATCH)]
   return np.concatenate(out).reshape(-1).astype(np.float64)
