@@ -19,13 +19,13 @@ import tensorflow as tf
 from absl import logging
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from google.protobuf import json_format, struct_pb2
 from tfx import types
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
+from components import example_gen_config
 from components.csv_ingest import embedded_data, rows, spans, splits, survey
 from components.csv_ingest.errors import DataError
 
@@ -36,25 +36,13 @@ SPANS_FILE = "spans.json"  # which spans (and files) the examples were read from
 def make_custom_config(columns: rows.ColumnSpec, split_spec: splits.SplitSpec,
                        code: str = "", window: spans.Window = spans.Window()
                        ) -> example_gen_pb2.CustomConfig:
-  struct = struct_pb2.Struct()
-  struct.update({"columns": columns.to_dict(), "splits": split_spec.to_dict(), "code": code,
-                 "spans": window.to_dict()})
-  custom = example_gen_pb2.CustomConfig()
-  custom.custom_config.Pack(struct)
-  return custom
-
-
-def _custom_dict(exec_properties: Dict[str, Any]) -> dict:
-  custom = example_gen_pb2.CustomConfig()
-  json_format.Parse(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], custom)
-  struct = struct_pb2.Struct()
-  custom.custom_config.Unpack(struct)
-  return json_format.MessageToDict(struct)
+  return example_gen_config.pack({"columns": columns.to_dict(), "splits": split_spec.to_dict(),
+                                  "code": code, "spans": window.to_dict()})
 
 
 def specs_from_exec_properties(
     exec_properties: Dict[str, Any]) -> tuple[rows.ColumnSpec, splits.SplitSpec]:
-  d = _custom_dict(exec_properties)
+  d = example_gen_config.unpack(exec_properties)
   return rows.ColumnSpec.from_dict(d["columns"]), splits.SplitSpec.from_dict(d["splits"])
 
 
@@ -143,7 +131,7 @@ class Executor(BaseExampleGenExecutor):
     if not input_base:
       # A compiled pipeline run without a `data_dir` parameter: the embedded demo data.
       input_base = embedded_data.materialize(tempfile.mkdtemp(prefix="embedded-data-"))
-    window = spans.Window.from_dict(_custom_dict(exec_properties).get("spans"))
+    window = spans.Window.from_dict(example_gen_config.unpack(exec_properties).get("spans"))
     chosen, files = files_to_read(input_base, window)
     if chosen:
       logging.info("Ingest reads %s (%s)", spans.describe(chosen), window.describe())

@@ -14,14 +14,13 @@ from typing import Any, Dict, List
 
 import apache_beam as beam
 import tensorflow as tf
-from google.protobuf import json_format, struct_pb2
 from tfx import types
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components import simulators
+from components import example_gen_config, simulators
 from components.csv_ingest.executor import SPANS_FILE
 from components.simulator_ingest.plan import Plan
 
@@ -30,19 +29,11 @@ _TIMES = "solve_times.json"
 
 
 def make_custom_config(plan: Plan, code: str = "") -> example_gen_pb2.CustomConfig:
-  struct = struct_pb2.Struct()
-  struct.update({"plan": plan.to_dict(), "code": code})
-  custom = example_gen_pb2.CustomConfig()
-  custom.custom_config.Pack(struct)
-  return custom
+  return example_gen_config.pack({"plan": plan.to_dict(), "code": code})
 
 
 def plan_from_exec_properties(exec_properties: Dict[str, Any]) -> Plan:
-  custom = example_gen_pb2.CustomConfig()
-  json_format.Parse(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], custom)
-  struct = struct_pb2.Struct()
-  custom.custom_config.Unpack(struct)
-  return Plan.from_dict(json_format.MessageToDict(struct)["plan"])
+  return Plan.from_dict(example_gen_config.unpack(exec_properties)["plan"])
 
 
 def read_grid_file(examples_uri: str) -> dict:

@@ -291,9 +291,11 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
       for name, value in metrics.items():
         tf.summary.scalar(f"eval/{name}", value)
     rate = (current - start_step) * global_batch / max(time.monotonic() - began, 1e-9)
+    speed = (f"{rate:,.0f} examples/s" if current <= t.train_steps
+             else "L-BFGS on the full batch")
     progress(f"step {current}/{total}  train loss {train_loss:.4g}  eval "
              + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-             + f"  ({rate:,.0f} examples/s)" + ("  checkpoint saved" if save_checkpoints else ""))
+             + f"  ({speed})" + ("  checkpoint saved" if save_checkpoints else ""))
     if stopped:
       progress(f"early stopping at step {current}: {stopped['reason']}")
   writer.flush()
