@@ -143,3 +143,18 @@ def test_the_plan_survives_the_trip_through_the_component_config():
   again = executor.plan_from_exec_properties({"custom_config": json_format.MessageToJson(custom)})
   assert again == plan
   assert isinstance(simulators.grid_size(again.axes), int)
+
+
+def test_a_user_function_is_a_simulator_with_its_own_axes_and_output():
+  config = load_config(PROJECTILE, {
+      "data.simulator.name": "tests.test_simulators:_square_sum",
+      "data.simulator.output": "z",
+      "data.simulator.axes": {"x": {"start": -1, "stop": 1, "step": 0.5},
+                              "y": {"start": 0, "stop": 2, "step": 1}},
+      "features.numeric": ["x", "y"], "task.label": "z"})
+  plan = preflight.check_simulator(config)
+  assert plan.check() == 15
+  assert "simulator tests.test_simulators:_square_sum: 15 grid points" in plan.describe()
+  simulator = simulators.get(plan.simulator, plan.output)
+  points = plan.points("grid", 0, 15)
+  np.testing.assert_allclose(simulator.solve_points(points), points["x"] ** 2 + points["y"] ** 2)

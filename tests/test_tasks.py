@@ -59,7 +59,11 @@ def test_task_trains_scores_and_serves(task, taxi_slice, tmp_path):
     assert scores[-1].metrics["accuracy"] > 0.5  # most trips are cash or card
   else:
     assert out["scores"].shape == (64, 1)
-    assert set(scores[-1].metrics) == {"loss", "mae"}
+    assert set(scores[-1].metrics) == {"loss", "mae", "max_abs_error", "max_rel_error"}
+    # The worst row is at least as wrong as the average one, and is measured
+    # against the label's range (one outlier fare makes that range wide).
+    m = scores[-1].metrics
+    assert m["max_abs_error"] >= m["mae"] and 0 < m["max_rel_error"] <= 1
     # Trip length predicts the fare: better than always guessing the mean.
     fares = np.array([r.features.feature["fare"].float_list.value[0]
                       for r in executor.examples_in_file(str(taxi_slice / "data.csv"),
