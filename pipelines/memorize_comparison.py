@@ -48,8 +48,8 @@ def configs(config_path: Optional[str], run_dir: Optional[str]
 
 def score_on_grid(served_model_dir: str, grid_examples: str, config: PipelineConfig,
                   png_path: Optional[str] = None) -> dict:
-  """Worst error of an exported model over every point of the grid (the memorising
-  run's eval split holds the whole grid)."""
+  """Worst error of the usual way's exported model over every point of the grid
+  (the memorising run's eval split holds the whole grid)."""
   from components.grid_errors import errors, plot, serving
   from components.trainer.data import split_pattern
   inputs, labels, serialized = serving.read_points(
@@ -95,8 +95,9 @@ def compare(memorize: PipelineConfig, usual: PipelineConfig,
   usual_summary = _summarised(run, usual, say)
   grid = mem_summary.examples_uri
   rows = {
+      # The checkpoint evaluator already scored this exported model on the whole grid.
       "memorize (every point, no reg.)": {
-          **score_on_grid(mem_summary.served_model_dir, grid, memorize),
+          **mem_summary.grid_errors,
           "pushed": mem_summary.pushed_version and f"version {mem_summary.pushed_version}",
           "selected_step": mem_summary.selected_step},
       "usual way (80/20, L2, early stop)": {
