@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml scripts/glibc_shim.sh
+$(STAMP): requirements.lock pyproject.toml scripts/glibc_shim.sh scripts/fetch_bases.sh
 	@test -x $(PY) || $(PYTHON_HOST) -m venv $(VENV)
 	@scripts/glibc_shim.sh $(VENV)
 	@$(PY) -m pip --version >/dev/null && { $(VENV)/bin/uv --version 2>/dev/null | grep -q $(UV_VERSION) || $(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); }
@@ -24,6 +24,8 @@ $(STAMP): requirements.lock pyproject.toml scripts/glibc_shim.sh
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps --no-build-isolation -e .
 	@# The wheels that need glibc 2.39 must load (through the shim on older hosts).
 	$(PY) -c "import ml_metadata, tensorflow_data_validation"
+	@# The packaged ImageNet base for transfer learning (checksummed; see the README).
+	scripts/fetch_bases.sh $(PY)
 	@touch $@
 
 demo: setup
