@@ -5,10 +5,13 @@ and features needs no code change.
 """
 from __future__ import annotations
 
+import os
+
 from components.config import PipelineConfig, TaskType
 from components.csv_ingest.rows import BYTES, FLOAT, ColumnSpec
 from components.csv_ingest.spans import Window
 from components.csv_ingest.splits import SplitSpec
+from components.image_ingest.listing import Source as ImageSource
 
 # The transformed label, under a name no raw column is likely to have.
 LABEL_KEY = "label_xf"
@@ -31,6 +34,8 @@ def column_spec(config: PipelineConfig) -> ColumnSpec:
   key is read from the CSV row itself and is not kept unless it is a feature.)"""
   kinds = {c: FLOAT for c in config.features.numeric + config.features.coordinates}
   kinds.update({c: BYTES for c in config.features.categorical})
+  if config.features.image:
+    kinds[config.features.image] = BYTES
   kinds[config.task.label] = label_kind(config)
   return ColumnSpec(kinds=kinds, label=config.task.label,
                     null_values=tuple(config.data.null_values))
@@ -49,6 +54,13 @@ def split_spec(config: PipelineConfig) -> SplitSpec:
 def span_window(config: PipelineConfig) -> Window:
   s = config.data.spans
   return Window(newest=s.newest, first=s.first, last=s.last)
+
+
+def image_source(config: PipelineConfig) -> ImageSource:
+  """data.images, with absolute paths: executors may run in another directory."""
+  images = config.data.images
+  absolute = lambda p: os.path.abspath(p) if p else None  # noqa: E731
+  return ImageSource(absolute(images.dir), absolute(images.csv), images.per_class)
 
 
 def label_vocabulary_name(config: PipelineConfig) -> str:

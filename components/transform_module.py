@@ -56,6 +56,12 @@ def preprocessing_fn(inputs, custom_config):
     outputs[features.transformed_name(name)] = _dense(
         tft.bucketize(inputs[name], t.coordinate_buckets), tf.constant(t.coordinate_buckets, tf.int64))
 
+  if config.features.image:
+    # Encoded bytes pass through: the model decodes them (its first layer), the
+    # way its pre-trained base expects, in training and in serving alike.
+    image = config.features.image
+    outputs[features.transformed_name(image)] = _dense(inputs[image], b"")
+
   label = inputs[config.task.label]
   if config.task.type == TaskType.REGRESSION:
     outputs[features.LABEL_KEY] = _dense(label, 0.0)

@@ -126,6 +126,9 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bo
   if config.data.simulator:
     plan = preflight.check_simulator(config)
     data_dir, input_bytes, lines = "", 0, [f"data: {plan.describe()}"]
+  elif config.data.images:
+    lines, input_bytes = preflight.check_images(config)
+    data_dir = ""
   else:
     data_dir = preflight.resolve_data_dir(config)
     summary = preflight.check(config, data_dir)

@@ -1,6 +1,6 @@
 """The one pipeline definition, shared by the local runner and Kubeflow.
 
-ingest (a window of CSV spans, or a simulator's grid) -> statistics -> schema -> transform -> tuner -> trainer
+ingest (a window of CSV spans, a simulator's grid, or labelled images) -> statistics -> schema -> transform -> tuner -> trainer
        -> checkpoint evaluator -> evaluator (blessing) -> pusher (the model registry)
 production model (the registry's current version) -> drift gate (before transform),
        trainer (warm start), evaluator (the baseline to beat), pusher
@@ -19,6 +19,8 @@ from components.checkpoint_evaluator.component import CheckpointEvaluator
 from components.csv_ingest.component import csv_ingest
 from components.drift_gate.component import DriftGate
 from components.grid_errors import tfma_metrics
+from components.image_ingest import listing as image_listing
+from components.image_ingest.component import image_ingest
 from components.simulator_ingest.component import simulator_ingest
 from components.simulator_ingest.plan import Plan
 from components.config import PipelineConfig, TaskType
@@ -133,6 +135,12 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
   if d.simulator:  # a simulator's grid, solved in the step
     ingest = simulator_ingest(Plan.from_config(config), code_version.digest(
         "components.simulator_ingest.executor")).with_id("Ingest")
+  elif d.images:  # labelled images; the cache key follows the files themselves
+    source = features.image_source(config)
+    ingest = image_ingest(
+        source, features.split_spec(config), config.features.image, config.task.label,
+        code_version.digest("components.image_ingest.executor")
+        + ":" + image_listing.fingerprint(source)).with_id("Ingest")
   else:
     ingest = csv_ingest(data_dir, features.column_spec(config), features.split_spec(config),
                         code_version.digest("components.csv_ingest.executor"),

@@ -10,6 +10,7 @@ from typing import Optional
 from components import features, simulators
 from components.csv_ingest import embedded_data, spans, survey
 from components.config import ConfigError, PipelineConfig
+from components.image_ingest import listing as image_listing
 from components.simulator_ingest.plan import Plan
 
 
@@ -84,8 +85,32 @@ def check_simulator(config: PipelineConfig) -> Plan:
   return plan
 
 
+def check_images(config: PipelineConfig) -> tuple[list[str], int]:
+  """Labelled images: listed, split, and every file decoded, as Ingest will. Raises
+  DataError naming the first unreadable file; returns (report lines, bytes)."""
+  source = features.image_source(config)
+  kept, counts = image_listing.assign_splits(
+      image_listing.list_images(source), features.split_spec(config), source.per_class)
+  warnings = counts.check()
+  total = 0
+  for _, image in kept:
+    if image.path:
+      data = image_listing.read_bytes(image)
+      image_listing.check_image(image.path, data)
+      total += len(data)
+  classes = len({image.label for _, image in kept})
+  lines = [f"data: {len(kept):,} images of {classes} classes: {source.describe()}",
+           "splits: by a hash of each image's path"]
+  lines += [f"  {counts.describe(s)}" for s in counts.spec.names]
+  return lines + [f"warning: {w}" for w in warnings], total
+
+
 def main_check(config: PipelineConfig, config_path: Optional[str]) -> list[str]:
   """`tpctl check`: the report, writing nothing (the demo data goes to a scratch dir)."""
+  if config.data.images:
+    return [f"config: {config_path or 'defaults'}",
+            f"task: {config.task.type.value}, label {config.task.label!r}, "
+            f"{config.model.transfer} on {config.model.base}", *check_images(config)[0]]
   if config.data.simulator:
     return [f"config: {config_path or 'defaults'}",
             f"task: {config.task.type.value} ({config.task.mode}), label {config.task.label!r}",
