@@ -90,11 +90,32 @@ class SimulatorConfig(_Strict):
     return built_in.output if built_in else None
 
 
+class ImageDataConfig(_Strict):
+  """Labelled images instead of CSV rows: a directory with one sub-folder per class
+  (as keras.utils.image_dataset_from_directory reads it), or a CSV file of
+  path,label rows (paths relative to the CSV). Neither: the built-in sample, the
+  8x8 handwritten digits that ship with scikit-learn (1,797 images, 10 classes).
+  Rows split by a hash of the image's path, like CSV rows by their split key."""
+  dir: Optional[str] = None
+  csv: Optional[str] = None
+  # Keep at most this many training images per class (a fixed pseudo-random
+  # sample, by a hash of the path): for a learning curve, or to see what a small
+  # labelled set gives. Eval keeps all of its images.
+  per_class: Optional[int] = pydantic.Field(None, ge=1)
+
+  @pydantic.model_validator(mode="after")
+  def _one_source(self):
+    if self.dir and self.csv:
+      raise ValueError("give images.dir (class sub-folders) or images.csv, not both")
+    return self
+
+
 class DataConfig(_Strict):
   # Directory of CSV files, or of span directories of CSV files. None means the
-  # embedded Chicago taxi data (unless a simulator is given).
+  # embedded Chicago taxi data (unless a simulator or images are given).
   dir: Optional[str] = None
   simulator: Optional[SimulatorConfig] = None
+  images: Optional[ImageDataConfig] = None
   spans: SpanWindow = SpanWindow()
   # Rows are split by a hash of this column's text (any kind of column), so that
   # rows sharing a key never straddle train and eval. None (null) hashes the whole
@@ -137,8 +158,12 @@ class FeaturesConfig(_Strict):
       "pickup_latitude", "pickup_longitude", "dropoff_latitude",
       "dropoff_longitude")
 
+  # The column of encoded image bytes (JPEG, PNG, BMP or GIF), with data.images.
+  image: Optional[str] = None
+
   def all(self) -> tuple[str, ...]:
-    return self.numeric + self.categorical + self.coordinates
+    return self.numeric + self.categorical + self.coordinates + (
+        (self.image,) if self.image else ())
 
 
 class TransformConfig(_Strict):
@@ -167,6 +192,56 @@ class HyperParameters(_Strict):
 SEARCHABLE = ("learning_rate", "embedding_dim", "dropout", "l2", "num_layers", "units",
               "batch_size")
 _UNITS_OF_LAYER = re.compile(r"^units_([1-9])$")
+
+
+class ModelConfig(_Strict):
+  """Transfer learning, for image tasks: a pre-trained base cut at its bottleneck
+  (the layer before its own classifier), under a new head for this task."""
+  # Where the pre-trained part comes from:
+  #   mobilenet_v1_imagenet   the packaged ImageNet MobileNet v1 (see README)
+  #   keras.applications.<Architecture>, with `weights`: a weights file on disk
+  #   a .keras / .h5 model file, or a model directory this pipeline pushed
+  base: Optional[str] = None
+  weights: Optional[str] = None
+  # The layer whose output is the bottleneck; default: found automatically (the
+  # last layer with a spatial output, then global average pooling).
+  bottleneck: Optional[str] = None
+  # Images are resized to input_size x input_size; default: the base's own size.
+  input_size: Optional[int] = pydantic.Field(None, ge=32)
+  # How pixels are scaled for the base (keras.applications' preprocess modes);
+  # default: the base's own (tf, -1..1, for MobileNets).
+  preprocessing: Optional[Literal["tf", "torch", "caffe"]] = None
+  #   feature_extraction: the base is frozen; its bottleneck features are computed
+  #     once, cached, and only the head trains.
+  #   fine_tune: the head first, then the top `unfreeze` layers too, at
+  #     learning rate x fine_tune_lr_factor (BatchNorm stays in inference mode).
+  #   progressive: `stages` layers unfrozen in turn, each stage judged on eval
+  #     data; a stage that does not beat the best before it ends the training.
+  #   scratch: the same network from random weights, everything trained (the
+  #     baseline transfer is measured against).
+  transfer: Literal["feature_extraction", "fine_tune", "progressive", "scratch"] = (
+      "feature_extraction")
+  # Layers with weights, counted from the top of the base; BatchNorm layers are
+  # not counted and stay frozen.
+  unfreeze: int = pydantic.Field(4, ge=1)
+  stages: tuple[int, ...] = (0, 2, 4, 8)
+  fine_tune_lr_factor: float = pydantic.Field(0.1, gt=0, le=1)
+
+  @pydantic.field_validator("stages")
+  @classmethod
+  def _stages_grow(cls, stages):
+    if len(stages) < 2 or stages[0] != 0 or list(stages) != sorted(set(stages)):
+      raise ValueError("stages: increasing layer counts, starting at 0 (the head alone), "
+                       "e.g. [0, 2, 4, 8]")
+    return stages
+
+  def stage_layers(self) -> tuple[int, ...]:
+    """Layers of the base unfrozen at each stage of training."""
+    if self.transfer == "fine_tune":
+      return (0, self.unfreeze)
+    if self.transfer == "progressive":
+      return self.stages
+    return (0,)
 
 
 class SearchParameter(_Strict):
@@ -471,6 +546,7 @@ class PipelineConfig(_Strict):
   transform: TransformConfig = TransformConfig()
   tuner: TunerConfig = TunerConfig()
   trainer: TrainerConfig = TrainerConfig()
+  model: ModelConfig = ModelConfig()
   checkpoint_selection: CheckpointSelectionConfig = CheckpointSelectionConfig()
   evaluator: EvaluatorConfig = EvaluatorConfig()
   retrain: RetrainConfig = RetrainConfig()
@@ -502,6 +578,9 @@ class PipelineConfig(_Strict):
       _check_simulator_columns(self)
     if self.step_view is None and self.task.mode == "memorize":
       _check_memorize(self)
+    if self.step_view is None and (self.data.images or self.features.image
+                                   or self.model.base):
+      _check_images(self)
     return self
 
   # Derived locations (all absolute, so that Beam workers and executors agree).
@@ -566,6 +645,7 @@ class PipelineConfig(_Strict):
                               "strategy", "workers", "ps"})
     relevant = {"task": self.task.model_dump(mode="json"),
                 "features": self.features.model_dump(mode="json"),
+                "model": self.model.model_dump(mode="json"),
                 "transform": self.transform.model_dump(mode="json"),
                 "trainer": trainer}
     blob = json.dumps(relevant, sort_keys=True).encode()
@@ -598,6 +678,28 @@ def _check_simulator_columns(config: "PipelineConfig") -> None:
 _MEMORIZE_WHY = ("task.mode memorize fits the complete input space, so there is no "
                  "unseen data to generalise to")
 _WORST_ERRORS = ("max_abs_error", "max_rel_error")
+
+
+def _check_images(config: "PipelineConfig") -> None:
+  d, f, m = config.data, config.features, config.model
+  if not (d.images and f.image and m.base):
+    raise ValueError("an image task needs data.images (where the images are), "
+                     "features.image (their column) and model.base (the pre-trained "
+                     "base), together")
+  if d.dir or d.simulator:
+    raise ValueError("give data.images, or data.dir / data.simulator, not both")
+  if f.numeric or f.categorical or f.coordinates:
+    raise ValueError("features: an image task reads the image alone; set "
+                     "features.numeric, categorical and coordinates to []")
+  if config.task.type != TaskType.MULTICLASS:
+    raise ValueError("an image task is a classification: set task.type to multiclass")
+  stages = len(m.stage_layers())
+  if config.trainer.num_checkpoints < stages:
+    raise ValueError(f"trainer.num_checkpoints ({config.trainer.num_checkpoints}) must be "
+                     f"at least the number of training stages of {m.transfer} ({stages}): "
+                     f"each stage ends with a checkpoint")
+  if m.transfer == "feature_extraction" and config.trainer.polish_steps:
+    raise ValueError("trainer.polish_steps is for memorising a simulator's grid")
 
 
 def _check_memorize(config: "PipelineConfig") -> None:
@@ -637,19 +739,20 @@ def _check_memorize(config: "PipelineConfig") -> None:
 _STEP_READS = {
     "transform": {"sections": {"task", "features", "transform"}},
     # Trials have their own step budget, and keep no checkpoints to manage.
-    "tuner": {"sections": {"task", "features", "transform", "tuner", "trainer"},
+    "tuner": {"sections": {"task", "features", "transform", "tuner", "trainer", "model"},
               "ignores": {"trainer": {"train_steps", "num_checkpoints", "keep_checkpoints",
                                       "early_stopping", "resume_from",
                                       "resume_learning_rate"}}},
     "trainer": {"sections": {"pipeline_name", "task", "features", "transform", "trainer",
-                             "checkpoint_selection", "retrain"},
+                             "model", "checkpoint_selection", "retrain"},
                 "ignores": {"retrain": {"keep_versions", "drift_threshold", "drift_exempt"}}},
     "drift_gate": {"sections": {"data", "task", "features", "retrain"},
                    "ignores": {"retrain": {"warm_start", "warm_start_steps",
                                            "warm_start_learning_rate", "keep_versions"}}},
     # The tolerance (evaluator.upper_bound) is drawn on a memorised grid's error map.
     "checkpoint_evaluator": {"sections": {"pipeline_name", "task", "features", "transform",
-                                          "trainer", "checkpoint_selection", "evaluator"},
+                                          "trainer", "model", "checkpoint_selection",
+                                          "evaluator"},
                              "ignores": {"evaluator": {"lower_bound", "min_improvement"}}},
 }
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Optional
 
 import keras
 import tensorflow as tf
@@ -16,6 +17,10 @@ class CheckpointScore:
   step: int
   path: str
   metrics: dict
+  # Transfer learning in stages: the stage the checkpoint ends, and how many
+  # layers of the base were training in it.
+  stage: Optional[int] = None
+  unfrozen: Optional[int] = None
 
 
 def list_checkpoints(checkpoint_dir: str) -> list[tuple[int, str]]:
@@ -44,12 +49,16 @@ def score(config: PipelineConfig, record: loop.TrainRecord, tft_output,
   weights = tf.train.Checkpoint(model=model)
   evaluate = evaluation.Evaluator(
       config, model, data.eval_batches(eval_pattern, tft_output, loop.eval_rows(config)))
+  stages = {h["step"]: (h["stage"], h["unfrozen"]) for h in record.history if "stage" in h}
   scores = []
   for step, path in list_checkpoints(record.checkpoint_dir):
     weights.read(path).expect_partial()
     metrics = evaluate()
-    scores.append(CheckpointScore(step, path, metrics))
-    progress(f"checkpoint {step}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    stage, unfrozen = stages.get(step, (None, None))
+    scores.append(CheckpointScore(step, path, metrics, stage, unfrozen))
+    where = f" (stage {stage}, {unfrozen} base layers training)" if stage else ""
+    progress(f"checkpoint {step}{where}: "
+             + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
   return scores
 
 

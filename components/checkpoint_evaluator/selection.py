@@ -37,7 +37,8 @@ def select_and_export(cfg: PipelineConfig, record: loop.TrainRecord, tft_output,
   sel = cfg.checkpoint_selection
   best = scoring.select(scores, sel.metric, sel.mode)
   say(f"selected checkpoint {best.step} ({sel.metric} {best.metrics[sel.metric]:.4g}, "
-      f"{sel.mode}) out of {len(scores)}")
+      f"{sel.mode}) out of {len(scores)}"
+      + (f": stage {best.stage}, {best.unfrozen} base layers trained" if best.stage else ""))
 
   best_model = scoring.restore_model(cfg, record, tft_output, best.path)
   export.export_serving_model(cfg, best_model, tft_output, serving_dir)
@@ -48,7 +49,10 @@ def select_and_export(cfg: PipelineConfig, record: loop.TrainRecord, tft_output,
             "selected_checkpoint": best.path, "stopped_early": record.stopped_early,
             "train_loss": record.train_loss, "checkpoint_bytes": result.checkpoint_bytes,
             "serving_model_bytes": result.serving_model_bytes,
-            "checkpoints": [{"step": s.step, "path": s.path, **s.metrics} for s in scores]}
+            "selected_stage": best.stage,
+            "checkpoints": [{"step": s.step, "path": s.path, **s.metrics,
+                             **({"stage": s.stage, "unfrozen": s.unfrozen} if s.stage else {})}
+                            for s in scores]}
   with tf.io.gfile.GFile(os.path.join(report_dir, REPORT_FILE), "w") as f:
     json.dump(report, f, indent=2)
   with tf.io.gfile.GFile(os.path.join(report_dir, PLOT_FILE), "wb") as f:

@@ -5,6 +5,8 @@ the preprocessing that training saw.
 """
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 from components import features
@@ -49,8 +51,17 @@ class ServingModule(tf.Module):
     return self.tft_layer(raw)
 
 
+# Beside a transfer model's SavedModel: the Keras model itself, so that a pushed
+# model can be the base of the next one (model_bases/loading.py reads it).
+KERAS_FILE = os.path.join("keras", "model.keras")
+
+
 def export_serving_model(config: PipelineConfig, model, tft_output, export_dir: str) -> None:
   module = ServingModule(config, model, tft_output)
   tf.saved_model.save(module, export_dir, signatures={
       "serving_default": module.serve,
       "transform_features": module.transform_features})
+  if config.model.base:
+    keras_file = os.path.join(export_dir, KERAS_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(keras_file))
+    model.save(keras_file)

@@ -25,7 +25,8 @@ import tensorflow as tf
 from components import features
 from components.trainer import vocabularies
 from components.trainer import (checkpoints, data, evaluation, learning_rate as lr_lib,
-                                model as model_lib, polish, stepping, strategy as strategy_lib)
+                                model as model_lib, polish, stepping, strategy as strategy_lib,
+                                transfer)
 from components.config import HyperParameters, PipelineConfig, TaskType
 
 
@@ -83,9 +84,13 @@ def build(config: PipelineConfig, hp: HyperParameters, tft_output,
     model = model_lib.build_model(config, hp, sizes or vocab_sizes(config, tft_output),
                                   num_classes(config, tft_output))
     optimizer = keras.optimizers.Adam(learning_rate)
+    if transfer.is_transfer(config):  # slots for every layer some stage will train
+      transfer.set_stage(config, model, max(transfer.Stages(config).layers))
     # Slots now, not lazily inside the first tf.function step: under Mirrored
     # that fails, and a restore needs the slots to exist to fill them.
     optimizer.build(model.trainable_variables)
+    if transfer.is_transfer(config):
+      transfer.set_stage(config, model, transfer.Stages(config).layers[0])
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
   return model, optimizer, step, epoch
@@ -142,6 +147,22 @@ def _early_stop(config: PipelineConfig, history: list) -> Optional[dict]:
                     f"{best['step']})"}
 
 
+def _continue_from_best(config: PipelineConfig, history: list, model,
+                        path_of: Callable[[int], str], progress) -> None:
+  """Transfer in stages keeps the best stage: a new stage starts from the best
+  checkpoint so far, so a stage that made things worse does not carry its damage
+  into the next. (Optimizer state and step go on; only the weights go back.)"""
+  if len(transfer.Stages(config)) < 2 or not history:
+    return
+  sel = config.checkpoint_selection
+  best = history[_best_index(history, sel.metric, sel.mode)]
+  if best["step"] == history[-1]["step"]:
+    return
+  tf.train.Checkpoint(model=model).read(path_of(best["step"])).expect_partial()
+  progress(f"the last stage did not beat step {best['step']} (eval {sel.metric} "
+           f"{best['eval'][sel.metric]:.4f}): the next stage starts from that checkpoint")
+
+
 def _best_index(history: list, metric: str, mode: str, min_delta: float = 0.0) -> int:
   best_i, best = 0, None
   for i, h in enumerate(history):
@@ -171,8 +192,11 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
   base_lr = t.resume_learning_rate if warm_start and t.resume_learning_rate else hp.learning_rate
   lr_plan = lr_lib.plan(config, base_lr, replicas)
   global_batch, lr_value = lr_plan.global_batch, lr_plan.scaled
-  learning_rate = lr_lib.schedule(config, lr_plan)
+  interval = max(1, t.train_steps // t.num_checkpoints)
+  learning_rate = transfer.staged_rate(config, lr_lib.schedule(config, lr_plan), interval)
   model, optimizer, step, epoch = build(config, hp, tft_output, strategy, learning_rate)
+  if transfer.is_transfer(config):
+    progress(transfer.describe(config, model))
   ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, epoch=epoch)
 
   chief = strategy_lib.is_chief(strategy)
@@ -214,22 +238,13 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
   if stopped:
     progress(f"training had stopped early at step {current}: {stopped['reason']}")
 
-  interval = max(1, t.train_steps // t.num_checkpoints)
-  evaluator = evaluation.Evaluator(config, model,
-                                   data.eval_batches(eval_pattern, tft_output, eval_rows(config)))
+  # While none of a pre-trained base trains, the head alone trains, on the base's
+  # bottleneck features, computed once and cached (they cannot change).
+  bottlenecks = (transfer.Bottlenecks(config, model, checkpoint_dir, train_pattern,
+                                      eval_pattern, tft_output, eval_rows(config), progress)
+                 if transfer.caches_bottlenecks(config) else None)
+  eval_images = []  # read when a stage first needs them
   loss_fn = model_lib.loss_fn(config, reduction=None)
-
-  def replica_step(feats, labels):
-    with tf.GradientTape() as tape:
-      logits = model(feats, training=True)
-      per_example = loss_fn(*model_lib.loss_inputs(
-          model, evaluation.prepare_labels(config, labels, logits.dtype), logits))
-      loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-      if model.losses:
-        loss += tf.nn.scale_regularization_loss(tf.cast(tf.add_n(model.losses), loss.dtype))
-    grads = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return tf.cast(loss, tf.float32)
 
   transform = None
   if isinstance(strategy, tf.distribute.ParameterServerStrategy):
@@ -240,15 +255,52 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
     with strategy.scope():  # its lookup tables then have a copy on each worker
       transform = tft_output.transform_features_layer()
 
-  def dataset_fn(ctx, seed):
-    batch = ctx.get_per_replica_batch_size(global_batch) if ctx else global_batch
-    return data.make_dataset(train_pattern, tft_output, batch, training=True, seed=seed,
-                             input_context=ctx, transform=transform)
+  def make_steps(trained: keras.Model, cached: Optional[tuple]):
+    """The steps that train `trained` (the model, or only its head on `cached`
+    features); made again at each transfer stage, whose variables differ."""
 
-  if transform is not None:
-    steps = stepping.Asynchronous(strategy, replica_step, step, optimizer, dataset_fn)
-  else:
-    steps = stepping.Synchronous(strategy, replica_step, step, dataset_fn)
+    def replica_step(feats, labels):
+      with tf.GradientTape() as tape:
+        logits = trained(feats, training=True)
+        per_example = loss_fn(*model_lib.loss_inputs(
+            model, evaluation.prepare_labels(config, labels, logits.dtype), logits))
+        loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        if trained.losses:
+          loss += tf.nn.scale_regularization_loss(tf.cast(tf.add_n(trained.losses),
+                                                          loss.dtype))
+      # The stage's trainable variables (the list is read when this is traced).
+      grads = tape.gradient(loss, trained.trainable_variables)
+      optimizer.apply_gradients(zip(grads, trained.trainable_variables))
+      return tf.cast(loss, tf.float32)
+
+    def dataset_fn(ctx, seed):
+      batch = ctx.get_per_replica_batch_size(global_batch) if ctx else global_batch
+      if cached is not None:
+        return transfer.cached_dataset(*cached, batch, seed, ctx)
+      return data.make_dataset(train_pattern, tft_output, batch, training=True, seed=seed,
+                               input_context=ctx, transform=transform)
+
+    if transform is not None:
+      return stepping.Asynchronous(strategy, replica_step, step, optimizer, dataset_fn)
+    return stepping.Synchronous(strategy, replica_step, step, dataset_fn)
+
+  def start_stage(unfrozen: int):
+    """(steps, evaluator) of a training stage; `unfrozen` layers of a base train."""
+    if transfer.is_transfer(config):
+      names = transfer.set_stage(config, model, unfrozen)
+      if len(stages) > 1:
+        progress(f"stage {stage + 1}/{len(stages)}: the head"
+                 + (f" and {len(names)} layers of the base ({', '.join(names)}), at "
+                    f"learning rate x {stages.factor:g}" if names else " alone"))
+    if bottlenecks and not unfrozen:
+      head = model.get_layer("head")
+      return (make_steps(head, bottlenecks.train()),
+              evaluation.Evaluator(config, head, bottlenecks.eval_batches()))
+    if not eval_images:
+      eval_images.extend(data.eval_batches(eval_pattern, tft_output, eval_rows(config)))
+    return make_steps(model, None), evaluation.Evaluator(config, model, eval_images)
+
+  stages, stage = transfer.Stages(config), None
   polisher = None
   if t.polish_steps:
     polisher = polish.FullBatchPolish(
@@ -266,6 +318,11 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
   began = time.monotonic()
   while current < total and not stopped:
     epoch_index = current // interval
+    if stages.of_epoch(epoch_index) != stage:
+      stage = stages.of_epoch(epoch_index)
+      if epoch_index and stages.of_epoch(epoch_index - 1) != stage:  # a stage begins
+        _continue_from_best(config, history, model, reader.path, progress)
+      steps, evaluator = start_stage(stages.layers[stage])
     if current < t.train_steps:
       end = epoch_end(current, interval, t.train_steps)
       train_loss = steps.run(t.seed + epoch_index, current, end - current)
@@ -278,6 +335,8 @@ def train(config: PipelineConfig, hp: HyperParameters, tft_output, train_pattern
     # seconds: training time in this process so far (how long a bound took to reach).
     history.append({"step": current, "epoch": epoch_index + 1, "train_loss": train_loss,
                     "eval": metrics, "seconds": round(time.monotonic() - began, 2)})
+    if len(stages) > 1:
+      history[-1].update(stage=stage + 1, unfrozen=stages.layers[stage])
     stopped = _early_stop(config, history)
     if save_checkpoints:
       if chief:  # state first: a crash before the checkpoint lands just drops it

@@ -1,5 +1,6 @@
 """The Keras model: embeddings for categorical and bucketized inputs, z-scored
 numeric inputs, then a dense tower. It outputs logits (or a value, for regression).
+Image tasks get a pre-trained base under a new head instead (transfer.py).
 
 A regression model ends in a fixed affine map to the label's mean and spread (set
 from the training data before the first step, then kept in every checkpoint), so
@@ -10,6 +11,7 @@ import keras
 
 from components import features
 from components.config import HyperParameters, PipelineConfig, TaskType
+from components.trainer import transfer
 
 
 def num_outputs(config: PipelineConfig, num_classes: int) -> int:
@@ -47,6 +49,8 @@ def loss_inputs(model: keras.Model, labels, outputs):
 def build_model(config: PipelineConfig, hp: HyperParameters,
                 vocab_sizes: dict[str, int], num_classes: int = 2) -> keras.Model:
   """vocab_sizes: transformed categorical/coordinate column -> number of ids."""
+  if config.model.base:  # images: a pre-trained base under a new head
+    return transfer.build_model(config, hp, num_outputs(config, num_classes))
   inputs, parts = {}, []
   reg = keras.regularizers.L2(hp.l2) if hp.l2 else None
   # float64 computes every layer in double precision (the inputs are cast).
