@@ -6,6 +6,7 @@
   tpctl rollback VERSION         make an earlier version current again
   tpctl demo-retrain             retraining cycles on monthly spans of the demo data
   tpctl demo-memorize            memorise a simulator's grid, against the usual way
+  tpctl compare-transfer         transfer-learning modes against training from scratch
   tpctl check [--config FILE]    only the pre-flight: config, data files, splits
   tpctl config [--config FILE]   print the effective configuration as YAML
   tpctl compile [-o FILE]        write the Kubeflow Pipelines v2 spec (YAML)
@@ -112,6 +113,21 @@ def _parser() -> argparse.ArgumentParser:
       "trains and evaluates, no regularisation, no early stopping, blessed on the worst "
       "error) and the usual way (80/20 split, L2, early stopping). Scores both exported "
       "models on every grid point and prints a table; the error maps are PNGs."))
+  transfer = with_config(sub.add_parser(
+      "compare-transfer", help="compare transfer-learning modes on the same images",
+      description="Runs the pipeline once on an image task (default: pipelines/configs/"
+      "transfer_digits.yaml, 20 digits per class on ImageNet MobileNet v1), then trains "
+      "each mode on its examples through the same training loop: scratch (the same "
+      "network, random weights), feature_extraction (frozen base, cached bottleneck "
+      "features), fine_tune (the head, then the top layers) and progressive (more layers "
+      "per stage, each judged on eval data). Each run keeps its best checkpoint on the eval "
+      "split; the table is test-split accuracy (median over seeds) and training time. A "
+      "test split is added (6/2/2 buckets) if the config has none."))
+  transfer.add_argument("--modes", default=",".join(("scratch", "feature_extraction",
+                                                    "fine_tune", "progressive")),
+                        help="comma-separated modes (default: %(default)s)")
+  transfer.add_argument("--seeds", default="0", help="comma-separated trainer seeds; the "
+                        "table shows the median (default: %(default)s)")
   with_config(sub.add_parser(
       "check", help="check the config and data without running anything",
       description="The pre-flight that `tpctl run` starts with, alone: reads the config "
@@ -276,6 +292,22 @@ def _cmd_demo_memorize(args) -> int:
   return 0
 
 
+def _cmd_compare_transfer(args) -> int:
+  from pipelines import transfer_comparison
+  modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+  unknown = sorted(set(modes) - set(transfer_comparison.MODES))
+  if unknown:
+    raise ConfigError(f"--modes: {unknown[0]!r} is not one of "
+                      f"{', '.join(transfer_comparison.MODES)}")
+  try:
+    seeds = [int(s) for s in args.seeds.split(",")]
+  except ValueError:
+    raise ConfigError(f"--seeds: {args.seeds!r} is not a comma-separated list of "
+                      f"integers") from None
+  transfer_comparison.main(args.config, args.run_dir, modes, seeds)
+  return 0
+
+
 def _cmd_compile(args) -> int:
   config = _load(args)
   from pipelines.kubeflow.compiler import compile_pipeline
@@ -323,7 +355,7 @@ def main(argv=None) -> int:
     return {"run": _cmd_run, "retrain": _cmd_retrain, "models": _cmd_models,
             "rollback": _cmd_rollback, "demo-retrain": _cmd_demo_retrain,
             "demo-memorize": _cmd_demo_memorize,
-            "check": _cmd_check, "config": _cmd_config,
+            "compare-transfer": _cmd_compare_transfer, "check": _cmd_check, "config": _cmd_config,
             "compile": _cmd_compile, "submit": _cmd_submit, "schedule": _cmd_schedule,
             "unschedule": _cmd_unschedule}[args.command](args)
   except (ConfigError, DataError, RegistryError) as e:
