@@ -62,16 +62,45 @@ def _application(m: ModelConfig, name: str, pretrained: bool) -> Base:
   if pretrained and not os.path.exists(m.weights):
     raise FileNotFoundError(f"model.weights {m.weights}: no such file")
   size = m.input_size or 224
-  network = architecture(weights=None, include_top=False, input_shape=(size, size, 3))
-  if pretrained:
-    try:  # a "notop" file; a full one has the classifier too
-      network.load_weights(m.weights)
-    except ValueError:
-      full = architecture(weights=None, include_top=True, input_shape=(size, size, 3))
-      full.load_weights(m.weights)
-      network = full
+  shape = (size, size, 3)
+  if not pretrained:
+    return Base(architecture(weights=None, include_top=False, input_shape=shape), size,
+                m.preprocessing or "tf", f"keras.applications.{name}")
+  # A "notop" weights file, or a full one with the classifier: Keras loads a file
+  # into the wrong variant without a word, so the file's variables decide.
+  notop = architecture(weights=None, include_top=False, input_shape=shape)
+  classes = _classes_in_file(m.weights, notop)
+  network = notop if classes is None else architecture(
+      weights=None, include_top=True, classes=classes, input_shape=shape)
+  network.load_weights(m.weights)
   return Base(network, size, m.preprocessing or "tf",
               f"keras.applications.{name}" + (f" with {m.weights}" if pretrained else ""))
+
+
+def _variables(weights_file: str) -> dict[str, tuple]:
+  import h5py
+  shapes: dict[str, tuple] = {}
+
+  def visit(name, obj):  # (returning anything but None would stop the walk)
+    if isinstance(obj, h5py.Dataset):
+      shapes[name] = obj.shape
+
+  with h5py.File(weights_file, "r") as f:
+    f.visititems(visit)
+  return shapes
+
+
+def _classes_in_file(weights_file: str, notop: keras.Model) -> int | None:
+  """None for a file of the network without its classifier; otherwise the
+  classifier's width (the narrowest bias among the variables the top adds)."""
+  import tempfile
+  with tempfile.TemporaryDirectory() as scratch:
+    reference = os.path.join(scratch, "notop.weights.h5")
+    notop.save_weights(reference)
+    without_top = _variables(reference)
+  extra = {k: v for k, v in _variables(weights_file).items() if k not in without_top}
+  biases = [shape[0] for shape in extra.values() if len(shape) == 1]
+  return min(biases) if biases else None
 
 
 def _pushed(m: ModelConfig, keras_file: str, pretrained: bool) -> Base:
