@@ -43,7 +43,7 @@ data:
 # one worker, so its module fixture runs once), the workers then finish together
 # instead of one waiting for the last long file.
 _LONGEST_FIRST = ["test_retraining.py", "test_kubeflow_compiled.py", "test_pipeline_e2e.py",
-                  "test_memorize_e2e.py",
+                  "test_memorize_e2e.py", "test_transfer_e2e.py",
                   "test_tuner.py", "test_distributed.py", "test_blessing.py",
                   "test_checkpoints.py", "test_own_csv_e2e.py"]
 
