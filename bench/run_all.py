@@ -1,6 +1,6 @@
 """Runs every benchmark in bench/ and updates BENCHMARKS.md (`make bench`)."""
 from bench import (beam_by_size, checkpoint_costs, distribution, fast_failures, kubeflow_steps,
-                   local_loop, memorize, retraining, test_suite)
+                   local_loop, memorize, retraining, test_suite, transfer)
 
 if __name__ == "__main__":
   fast_failures.main([])
@@ -10,5 +10,6 @@ if __name__ == "__main__":
   distribution.main([])
   retraining.main([])
   memorize.main([])
+  transfer.main([])
   kubeflow_steps.main([])
   test_suite.main([])
