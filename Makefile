@@ -10,7 +10,8 @@ UV_VERSION := 0.13.9
 LOCK_PLATFORM := x86_64-manylinux_2_39
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench mutants mutmut lock clean-venv images
+.PHONY: setup demo test test-fast bench mutants mutmut lock clean-venv image base-image \
+  image-check images
 
 setup: $(STAMP)
 
@@ -58,15 +59,36 @@ mutants: setup
 mutmut: setup
 	$(PY) -m bench.mutmut_summary
 
-# Build and push the one image every step runs in (containers/Dockerfile), on a
-# machine with Docker: make images REGISTRY=registry.example.com/ml TAG=v1
-IMAGE = $(REGISTRY)/training-patterns:$(TAG)
+# The one image every step runs in (containers/Dockerfile), with Docker where an
+# engine answers and buildah (no daemon) otherwise: make image [VARIANT=cpu]
+# [BASE_IMAGE=...]. The base defaults to the Dockerfile's, the official python
+# image; where that cannot be pulled, `make base-image` builds an equivalent from
+# the Debian mirror and BASE_IMAGE=$(LOCAL_BASE_IMAGE) uses it.
+IMAGE ?= localhost/training-patterns:dev
+VARIANT ?= gpu
+BASE_IMAGE ?=
+LOCAL_BASE_IMAGE := localhost/python:3.11.2-slim-trixie-local
+image:
+	scripts/build_image.sh --tag $(IMAGE) --variant $(VARIANT) $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
+
+base-image:
+	scripts/build_base_image.sh $(LOCAL_BASE_IMAGE)
+
+# Builds the image (and its CPU variant) with buildah and runs every step in it,
+# as Kubernetes would; checks GPU readiness, sizes and layers, and writes the
+# results to BENCHMARKS.md. Tens of minutes and ~30 GB of disk the first time.
+image-check: setup
+	$(PY) -m bench.image $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
+
+# Build and push both variants: make images REGISTRY=registry.example.com/ml TAG=v1
+# (then kubeflow.image = .../training-patterns:v1, kubeflow.cpu_image = ...:v1-cpu).
+IMAGE_REPO = $(REGISTRY)/training-patterns
 images:
 	@if [ -z "$(REGISTRY)" ] || [ -z "$(TAG)" ]; then echo "make images: set REGISTRY and TAG, e.g. make images REGISTRY=registry.example.com/ml TAG=v1" >&2; exit 2; fi
-	@command -v docker >/dev/null || { echo "make images: docker not found; run this on a machine with Docker (BuildKit)" >&2; exit 2; }
-	@# BuildKit: the Dockerfile uses cache and bind mounts. amd64: the lock holds x86_64 wheels only.
-	DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f containers/Dockerfile -t $(IMAGE) .
-	docker push $(IMAGE)
+	scripts/build_image.sh --tag $(IMAGE_REPO):$(TAG) $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
+	scripts/build_image.sh --tag $(IMAGE_REPO):$(TAG)-cpu --variant cpu $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
+	@if docker info >/dev/null 2>&1; then push="docker push"; else push="buildah push"; fi; \
+	  $$push $(IMAGE_REPO):$(TAG) && $$push $(IMAGE_REPO):$(TAG)-cpu
 
 # Re-resolve the lock after changing pyproject.toml dependencies.
 lock:

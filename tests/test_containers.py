@@ -1,7 +1,10 @@
-"""The container image (containers/Dockerfile), checked without Docker: hadolint and
-checkov are clean, the image installs the very lock file, platform and uv version
-that `make setup` installs the dev venv from, it runs as a non-root user, and the
-build context (.dockerignore) leaves the 8 GB .venv and the run outputs out."""
+"""The container image (containers/Dockerfile) and its build scripts, checked without
+building: hadolint and checkov are clean, the image installs the very lock file,
+platform and uv version that `make setup` installs the dev venv from (the CPU
+variant the same lock minus the nvidia-* wheels), it runs as a non-root user, its
+base is a build argument, and the build context (.dockerignore) leaves the 8 GB
+.venv and the run outputs out. `make image-check` (bench/image.py) builds and runs
+the image for real; it takes too long for `make test`."""
 from __future__ import annotations
 
 import io
@@ -24,13 +27,14 @@ BIN = Path(sys.prefix) / "bin"
 VALUE_OPTIONS = {"--python", "-p", "--python-platform", "--python-version", "--link-mode",
                  "--index-url", "-i", "--extra-index-url", "--find-links", "-f",
                  "--constraint", "-c", "--cache-dir", "--target", "--prefix"}
-CONTROL = {"&&", "||", ";", "|", "&", "{", "}"}
+CONTROL = {"&&", "||", ";", ";;", "|", "&", "{", "}", "(", ")"}
 
 
 # --- parsing helpers -------------------------------------------------------------
 
 def _shell_commands(text: str) -> list[list[str]]:
-  """Simple commands of a shell snippet, split at &&, ||, ;, | and braces."""
+  """Simple commands of a shell snippet, split at &&, ||, ;, ;;, |, braces and
+  parentheses (so a `case` arm's command stands alone)."""
   lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
   lexer.whitespace_split = True
   commands, current = [], []
@@ -93,11 +97,11 @@ class Stage:
     """(RUN flags such as --mount=..., the RUN's simple commands) per RUN."""
     for instruction, value in self.instructions:
       if instruction == "RUN":
-        tokens = shlex.split(value)
-        flags = []
-        while tokens and tokens[0].startswith("--"):
-          flags.append(tokens.pop(0))
-        yield flags, _shell_commands(shlex.join(tokens))
+        flags, text = [], value
+        while (flag := re.match(r"\s*(--\S+)\s+", text)):
+          flags.append(flag.group(1))
+          text = text[flag.end():]
+        yield flags, _shell_commands(text)
 
   def copies(self):
     """(flags, sources, destination) per COPY/ADD."""
@@ -113,11 +117,26 @@ class Stage:
     return values[-1] if values else None
 
 
+def global_args(text: str) -> dict[str, str | None]:
+  """The ARGs before the first FROM (the only ones a FROM line can use)."""
+  parser = DockerfileParser(fileobj=io.BytesIO(text.encode()))
+  args = {}
+  for item in parser.structure:
+    if item["instruction"] == "FROM":
+      break
+    if item["instruction"] == "ARG":
+      name, _, default = item["value"].partition("=")
+      args[name.strip()] = default.strip() or None
+  return args
+
+
 def parse_stages(text: str) -> list[Stage]:
   parser = DockerfileParser(fileobj=io.BytesIO(text.encode()))
   stages: list[Stage] = []
   for item in parser.structure:
     instruction, value = item["instruction"], item["value"]
+    if instruction == "ARG" and not stages:
+      continue  # global: see global_args
     if instruction == "FROM":
       words = [w for w in value.split() if not w.startswith("--")]
       name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
@@ -363,9 +382,125 @@ def test_dockerignore_keeps_the_venv_and_run_outputs_out_of_the_context(stages):
     assert not dockerignore_excludes(patterns, path), f"{path} is left out of the context"
 
 
-def test_base_is_a_pinned_python_311_on_debian_trixie(stages):
-  base = stages[0].base
+def test_base_is_a_build_argument_defaulting_to_a_pinned_python_311_on_trixie(stages):
+  args = global_args(DOCKERFILE.read_text())
+  assert stages[0].base in ("${BASE_IMAGE}", "$BASE_IMAGE"), stages[0].base
   # glibc >= 2.39 (ml-metadata, TFDV 1.21): Debian 13 trixie; a full patch version.
-  assert re.fullmatch(r"python:3\.11\.\d+-slim-trixie(@sha256:[0-9a-f]{64})?", base), base
+  assert re.fullmatch(r"python:3\.11\.\d+-slim-trixie(@sha256:[0-9a-f]{64})?",
+                      args.get("BASE_IMAGE") or ""), args
   for stage in stages[1:]:
     assert stage.base in {s.name for s in stages}, f"stage on another base: {stage.base}"
+
+
+def test_offline_base_is_the_same_python_and_debian_with_its_provenance_labelled():
+  script = (REPO / "scripts" / "build_base_image.sh").read_text()
+  assert subprocess.run(["bash", "-n", "scripts/build_base_image.sh"], cwd=REPO).returncode == 0
+  version = re.search(r"^PY_VERSION=(3\.11\.\d+)$", script, re.M)
+  default = global_args(DOCKERFILE.read_text())["BASE_IMAGE"]
+  assert version and default.startswith("python:3.11."), "the same Python minor as the default"
+  assert "mmdebstrap --variant=minbase" in script
+  assert re.search(r"^\s+trixie ", script, re.M), "Debian 13 trixie, as the default"
+  assert re.search(r"^PY_SHA256=[0-9a-f]{64}$", script, re.M), "the CPython source is checksummed"
+  assert "sha256sum -c" in script
+  # Provenance in labels: where Debian and CPython came from, and how it was built.
+  for label in ("debian-suite", "debian-version", "debian-mirror", "python-source",
+                "python-source-sha256", "python-configure", "builder"):
+    assert f'"$LABEL_NS.{label}=' in script, label
+  # What the official image's recipe does: /usr/local, shared libpython, ensurepip.
+  for flag in ("--enable-shared", "--with-ensurepip", "--enable-loadable-sqlite-extensions"):
+    assert flag in script, flag
+
+
+def test_image_labels_name_the_project_and_the_variant(stages):
+  runtime = stages[-1]
+  labels = " ".join(v for i, v in runtime.instructions if i == "LABEL")
+  assert "org.opencontainers.image.title=" in labels
+  assert 'io.github.training-patterns.variant="${VARIANT}"' in labels
+  # An ARG from before is not visible in a later stage: it must be declared again,
+  # or the label would be empty.
+  assert ("ARG", "VARIANT=gpu") in runtime.instructions
+
+
+def _cpu_filter(stages) -> str:
+  """The awk program the deps stage runs on the lock for VARIANT=cpu."""
+  image = image_lock_install(stages)
+  for _, commands in image["stage"].runs():
+    for command in commands:
+      if command[:1] == ["awk"]:
+        return command[1]
+  raise AssertionError("no awk filter for the cpu variant in the deps stage")
+
+
+def _entries(lock_text: str) -> dict[str, list[str]]:
+  """name==version -> its hashes, for every pinned entry."""
+  entries, current = {}, None
+  for line in lock_text.splitlines():
+    pin = re.match(r"^([A-Za-z0-9._-]+==\S+) \\$", line)
+    if pin:
+      current = entries.setdefault(pin.group(1), [])
+    elif current is not None and line.strip().startswith("--hash=sha256:"):
+      current.append(line.strip())
+  return entries
+
+
+def test_cpu_variant_installs_the_lock_without_the_nvidia_wheels(stages, tmp_path):
+  program = _cpu_filter(stages)
+  proc = subprocess.run(["awk", program, str(LOCK)], capture_output=True, text=True, check=True)
+  full, cpu = _entries(LOCK.read_text()), _entries(proc.stdout)
+  nvidia = {pin for pin in full if pin.startswith("nvidia-")}
+  assert len(nvidia) >= 10, "the lock should hold the CUDA wheels (tensorflow[and-cuda])"
+  # Exactly the lock minus the nvidia-* entries, every one still with all its hashes
+  # (uv pip sync --require-hashes refuses otherwise).
+  assert cpu == {pin: hashes for pin, hashes in full.items() if pin not in nvidia}
+  assert all(cpu.values())
+  assert any(pin.startswith("tensorflow==") for pin in cpu)
+
+
+def test_gpu_image_registers_the_cusolver_wheel_with_the_dynamic_loader(stages):
+  runtime = stages[-1]
+  text = " ".join(v for i, v in runtime.instructions if i == "RUN")
+  path = re.search(r"cusolver=(\S+);", text)
+  assert path and "/etc/ld.so.conf.d/" in text and "ldconfig" in text
+  # The same path in the dev venv (same lock): the directory with libcusolver.so.11.
+  venv_path = Path(sys.prefix) / PurePosixPath(path.group(1)).relative_to("/opt/venv")
+  assert (venv_path / "libcusolver.so.11").exists(), venv_path
+
+
+def _build_command(*args: str, **env: str) -> subprocess.CompletedProcess:
+  return subprocess.run([str(REPO / "scripts" / "build_image.sh"), *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=60,
+                        env={"PATH": "/usr/bin:/bin", "DRY_RUN": "1", **env})
+
+
+def test_build_script_passes_base_variant_and_ca_bundle_as_a_secret(tmp_path):
+  bundle = tmp_path / "ca.pem"
+  bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+  proc = _build_command("--base", "localhost/py:local", "--variant", "cpu", "--tag", "t:1",
+                        ENGINE="buildah", CA_BUNDLE=str(bundle))
+  assert proc.returncode == 0, proc.stderr
+  argv = shlex.split(proc.stdout)
+  assert argv[:2] == ["buildah", "bud"]
+  # No daemon, no OCI runtime: RUN steps under chroot; layers kept for rebuilds.
+  assert "--isolation" in argv and argv[argv.index("--isolation") + 1] == "chroot"
+  assert "--layers=true" in argv
+  pairs = list(zip(argv, argv[1:]))
+  assert ("--build-arg", "BASE_IMAGE=localhost/py:local") in pairs
+  assert ("--build-arg", "VARIANT=cpu") in pairs
+  assert ("--secret", f"id=ca_bundle,src={bundle}") in pairs
+  assert str(bundle) not in " ".join(a for a in argv if a.startswith("VARIANT") or
+                                     a.startswith("BASE_IMAGE")), "a CA bundle is no build-arg"
+  assert ("--file", str(DOCKERFILE)) in pairs and argv[-1] == str(REPO)
+  # The secret id is the one the Dockerfile mounts.
+  assert "--mount=type=secret,id=ca_bundle" in DOCKERFILE.read_text()
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--variant", "tpu"], {}, "--variant must be gpu or cpu, not 'tpu'"),
+    (["--colour"], {}, "unknown argument '--colour' (see --help)"),
+    ([], {"CA_BUNDLE": "/nonexistent/ca.pem"}, "CA_BUNDLE /nonexistent/ca.pem is not a readable file"),
+    ([], {"ENGINE": "podman"}, "ENGINE must be docker or buildah, not 'podman'"),
+])
+def test_build_script_refuses_bad_input_in_one_line(args, env, message):
+  proc = _build_command(*args, **env)
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines()[-1] == f"build_image: {message}"
