@@ -13,6 +13,7 @@
   tpctl submit [--host URL]      run the pipeline once on Kubeflow Pipelines
   tpctl schedule --cron CRON     create a recurring run (6-field cron, seconds first)
   tpctl unschedule [--name N]    delete that recurring run
+  tpctl gpu-check                could TensorFlow use a GPU here? (CUDA libraries)
 """
 from __future__ import annotations
 
@@ -144,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
   comp.add_argument("-o", "--output", metavar="FILE", default="pipeline.yaml",
                     help="output file, .yaml (default: %(default)s)")
   comp.add_argument("--image", help="overrides kubeflow.image: the image every step runs")
+  comp.add_argument("--cpu-image", help="overrides kubeflow.cpu_image: the image (CPU "
+                    "variant) of the steps that use no GPU")
 
   kfp_env = ("Endpoint: --host, else $KFP_HOST, else kfp's $KF_PIPELINES_ENDPOINT, "
              "in-cluster address or kubeconfig. Credentials: $KFP_TOKEN (bearer "
@@ -163,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
       sp.add_argument("--package", metavar="FILE", help="a pipeline compiled by "
                       "`tpctl compile` (default: compile the config now)")
       sp.add_argument("--image", help="when compiling: overrides kubeflow.image")
+      sp.add_argument("--cpu-image", help="when compiling: overrides kubeflow.cpu_image")
       sp.add_argument("--pipeline-root", metavar="URI", help="where the run's "
                       "artifacts go (default: the KFP deployment's)")
       sp.add_argument("--data-dir", metavar="DIR", help="CSV directory as the pods "
@@ -201,6 +205,15 @@ def _parser() -> argparse.ArgumentParser:
   for sp in (sched, unsched):
     sp.add_argument("--name", metavar="NAME", help="recurring run name (default: "
                     "the config's pipeline_name + '-retraining')")
+  gpu = sub.add_parser(
+      "gpu-check", help="could TensorFlow use a GPU here? (checks every CUDA library)",
+      description="Opens each CUDA library the way TensorFlow does on a GPU node "
+      "(TensorFlow's own loader, then ctypes and ldd on every nvidia-* wheel library), "
+      "so that an image is proven GPU-ready on a machine without a GPU. Prints the CUDA "
+      "and cuDNN versions TensorFlow was built with, where each library was found, "
+      "and whether the NVIDIA driver is present. Exit codes: 0 every library loads "
+      "(the driver may be missing), 1 some library would not load on a GPU node.")
+  gpu.add_argument("--json", action="store_true", help="one JSON object instead of text")
   return p
 
 
@@ -210,6 +223,8 @@ def _load(args):
     overrides["run_dir"] = os.path.abspath(args.run_dir)
   if getattr(args, "image", None):
     overrides["kubeflow.image"] = args.image
+  if getattr(args, "cpu_image", None):
+    overrides["kubeflow.cpu_image"] = args.cpu_image
   if getattr(args, "beam_workers", None) is not None:
     overrides["beam.workers"] = args.beam_workers
   if getattr(args, "beam_mode", None):
@@ -315,7 +330,8 @@ def _cmd_compile(args) -> int:
     path = compile_pipeline(config, args.output)
   except ValueError as e:
     raise ConfigError(str(e)) from None
-  print(f"wrote {path} (image {config.kubeflow.image})")
+  cpu = f", CPU steps {config.kubeflow.cpu_image}" if config.kubeflow.cpu_image else ""
+  print(f"wrote {path} (image {config.kubeflow.image}{cpu})")
   return 0
 
 
@@ -339,6 +355,11 @@ def _cmd_schedule(args) -> int:
   return 0
 
 
+def _cmd_gpu_check(args) -> int:
+  from pipelines import gpu_check
+  return gpu_check.main(["--json"] if args.json else [])
+
+
 def _cmd_unschedule(args) -> int:
   from pipelines.kubeflow import client
   config = _load(args)
@@ -357,7 +378,7 @@ def main(argv=None) -> int:
             "demo-memorize": _cmd_demo_memorize,
             "compare-transfer": _cmd_compare_transfer, "check": _cmd_check, "config": _cmd_config,
             "compile": _cmd_compile, "submit": _cmd_submit, "schedule": _cmd_schedule,
-            "unschedule": _cmd_unschedule}[args.command](args)
+            "unschedule": _cmd_unschedule, "gpu-check": _cmd_gpu_check}[args.command](args)
   except (ConfigError, DataError, RegistryError) as e:
     print(f"tpctl: error: {e}", file=sys.stderr)
     return 2
