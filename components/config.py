@@ -498,8 +498,11 @@ class KubeflowTuner(_Strict):
 
 class KubeflowConfig(_Strict):
   """How `tpctl compile` lays the pipeline out on Kubernetes (not used locally)."""
-  # One image runs every step (see containers/Dockerfile).
+  # One image runs every step (see containers/Dockerfile)...
   image: str = "registry.example.com/training-patterns:0.1.0"
+  # ... unless this is set: the CPU variant of it (`make images` builds both),
+  # for every step that uses no GPU; the Tuner and Trainer keep `image`.
+  cpu_image: Optional[str] = None
   resources: StepResources = StepResources()
   # The Tuner and Trainer: the steps that use accelerators.
   training_resources: StepResources = StepResources(cpu="4", memory="16Gi", gpus=1)

@@ -27,6 +27,7 @@ data:
     newest: 3
 kubeflow:
   image: registry.example.com/tp:test
+  cpu_image: registry.example.com/tp:test-cpu
   checkpoint_dir: {work}/checkpoints
   serving_dir: {work}/compiled-serving
 """
@@ -52,7 +53,6 @@ def test_spec_is_valid_kfp_v2_with_our_entrypoint_and_no_resolvers(compiled):
     assert set(executor) == {"container"}, label
     container = executor["container"]
     assert container["command"] == ["python", "-m", "pipelines.kubeflow.entrypoint"]
-    assert container["image"] == "registry.example.com/tp:test"
     assert "lifecycle" not in container
     assert "{{$}}" in container["args"]
   for executor in platform["deploymentSpec"]["executors"].values():
@@ -73,7 +73,7 @@ def test_every_executor_is_importable_code_not_a_staged_wheel(compiled):
   assert trainer["run_fn"]["runtimeValue"]["constant"] == "components.trainer.module.run_fn"
 
 
-def test_training_steps_request_gpus_and_are_scheduled_on_gpu_nodes(compiled):
+def test_training_steps_get_gpus_the_gpu_image_and_gpu_nodes(compiled):
   _, path, _ = compiled
   spec, platform = kfp_launcher.load_spec(path)
   executors = spec["deploymentSpec"]["executors"]
@@ -85,6 +85,10 @@ def test_training_steps_request_gpus_and_are_scheduled_on_gpu_nodes(compiled):
                       "training-patterns-checkpoints": "/mnt/checkpoints",
                       "training-patterns-serving": "/mnt/serving"}, task
     assert resources["resourceCpuRequest"] and resources["resourceMemoryLimit"], task
+    # The GPU image only where a GPU is used; its CPU variant everywhere else.
+    image = executors[f"{task}_executor"]["container"]["image"]
+    assert image == ("registry.example.com/tp:test" if task in ("Tuner", "Trainer")
+                     else "registry.example.com/tp:test-cpu"), task
     if task in ("Tuner", "Trainer"):
       assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
       assert resources["accelerator"]["resourceCount"] == "1"
@@ -373,6 +377,7 @@ def test_trainer_step_with_two_workers_launches_a_tfjob_and_hands_on_its_record(
   # The step's pod only watches the job: no GPU, no GPU node (the workers get them).
   assert "accelerator" not in trainer_executor["container"]["resources"]
   assert "tolerations" not in platform["deploymentSpec"]["executors"]["Trainer_executor"]
+  assert trainer_executor["container"]["image"] == "registry.example.com/tp:test-cpu"
 
   with FakeK8s() as k8s:
     operator = LocalTrainingOperator(k8s)
@@ -389,7 +394,7 @@ def test_trainer_step_with_two_workers_launches_a_tfjob_and_hands_on_its_record(
   replicas = job["spec"]["tfReplicaSpecs"]
   assert sorted(replicas) == ["Worker"] and replicas["Worker"]["replicas"] == 2
   container = replicas["Worker"]["template"]["spec"]["containers"][0]
-  assert container["image"] == "registry.example.com/tp:test"
+  assert container["image"] == "registry.example.com/tp:test"  # the GPU image
   assert container["command"][:3] == ["python", "-m", "components.trainer.job"]
   assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
   assert "TF_CONFIG" not in {e["name"] for e in container.get("env", [])}

@@ -91,6 +91,17 @@ def _platform_spec(config: PipelineConfig, executor_labels: dict[str, str]) -> d
   return json_format.MessageToDict(spec)
 
 
+def _images(config: PipelineConfig, tfx_pipeline: tfx.dsl.Pipeline) -> str | dict[str, str]:
+  """One image for every step, or, with kubeflow.cpu_image (the same Dockerfile and
+  lock without the CUDA wheels, about half the size), that one wherever no GPU is
+  used: smaller pulls on CPU nodes, the GPU image only where it is needed."""
+  k = config.kubeflow
+  if not k.cpu_image:
+    return k.image
+  return {c.id: k.image if _uses_gpus(config, c.id) else k.cpu_image
+          for c in tfx_pipeline.components}
+
+
 def _step_resources(config: PipelineConfig, task: str) -> ResourceSpec:
   k = config.kubeflow
   return _resources(k.training_resources if _uses_gpus(config, task) else k.resources,
@@ -131,7 +142,7 @@ def compile_pipeline(config: PipelineConfig, output: str | os.PathLike) -> Path:
   with tempfile.TemporaryDirectory() as tmp:
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
-            default_image=config.kubeflow.image, default_commands=ENTRYPOINT,
+            default_image=_images(config, tfx_pipeline), default_commands=ENTRYPOINT,
             # Schema 2.1 (parameterType), which open-source KFP 2.x reads; with 2.0
             # TFX cannot even write pipeline parameters to YAML.
             use_pipeline_spec_2_1=True),

@@ -17,7 +17,9 @@ What is emulated, and from where:
   (empty directories do not survive, as in a bucket); a non-zero exit fails the
   task; the executor output's URI and metadata are merged into the artifact.
 The object store is a local directory; each task gets its own "pod" directory
-whose `minio/` subfolder is what the launcher mounts at `/minio`.
+whose `minio/` subfolder is what the launcher mounts at `/minio`. Where the
+executor itself runs is pods.py's choice: a subprocess of the project venv, or a
+container of its own from the step's image (buildah).
 """
 from __future__ import annotations
 
@@ -26,13 +28,14 @@ import itertools
 import json
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+
+from pipelines.kubeflow.pods import VenvPods
 
 PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 _SCHEME = "minio://"
@@ -94,13 +97,12 @@ def _mlmd_value(value: Any) -> Any:
 class LocalKfp:
 
   def __init__(self, spec_path: Path, workdir: Path, arguments: Optional[dict] = None,
-               python: str = sys.executable, env: Optional[dict] = None):
+               python: str = sys.executable, env: Optional[dict] = None, pods=None):
     self.spec, self.platform = load_spec(spec_path)
     self.workdir = Path(workdir)
     self.store = self.workdir / "object-store"
     self.arguments = arguments or {}
-    self.python = python
-    self.env = env or {}
+    self.pods = pods or VenvPods(python, env)
     self.run_id = uuid.uuid4().hex[:12]
     self._ids = itertools.count(1)
     self._artifacts: dict[tuple[str, str], Artifact] = {}
@@ -193,11 +195,13 @@ class LocalKfp:
     output_file = pod / "tmp" / "kfp_outputs" / "output_metadata.json"
     output_file.parent.mkdir(parents=True)
 
+    # The output file as the executor sees it (the pod's tmp/ is its /tmp).
+    seen = os.path.join(self.pods.root(pod), os.path.relpath(output_file, pod))
     executor_input = {
         "inputs": {"parameterValues": self._parameters(task, component),
                    "artifacts": self._input_artifacts(task)},
         "outputs": {"artifacts": self._output_artifacts(task_name, component),
-                    "outputFile": str(output_file)}}
+                    "outputFile": seen}}
     for artifacts in executor_input["inputs"]["artifacts"].values():
       uri = artifacts["artifacts"][0]["uri"]
       if self._store_path(uri).exists():
@@ -208,14 +212,10 @@ class LocalKfp:
 
     command = [*container.get("command", []), *container.get("args", [])]
     command = [arg.replace("{{$}}", json.dumps(executor_input)) for arg in command]
-    if command[0] == "python":  # the image's python is the project venv here
-      command[0] = self.python
-    env = {**os.environ, **self.env, "TP_LOCAL_ARTIFACT_ROOT": str(pod)}
-    proc = subprocess.run(command, cwd=pod, env=env, capture_output=True, text=True,
-                          timeout=1500)
-    log = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-      raise TaskFailed(f"{task_name} exited with {proc.returncode}:\n{log[-4000:]}")
+    done = self.pods.run(task_name, command, pod, timeout=1500, image=container["image"])
+    log = done.log
+    if done.returncode != 0:
+      raise TaskFailed(f"{task_name} exited with {done.returncode}:\n{log[-4000:]}")
 
     executor_output = json.loads(output_file.read_text()) if output_file.exists() else {}
     outputs = {}
