@@ -93,8 +93,12 @@ def _probe() -> dict:
 
 
 def nvidia_libraries() -> list[str]:
-  """The versioned shared libraries of the installed nvidia-* wheels."""
-  import nvidia  # namespace package of the nvidia-* wheels
+  """The versioned shared libraries of the installed nvidia-* wheels (none in the
+  image's CPU variant)."""
+  try:
+    import nvidia  # the package the nvidia-* wheels share
+  except ImportError:
+    return []
   return sorted(p for root in nvidia.__path__
                 for p in glob.glob(os.path.join(root, "*", "lib", "lib*.so*"))
                 if re.search(r"\.so\.\d+$", p))
