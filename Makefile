@@ -76,7 +76,8 @@ base-image:
 
 # Builds the image (and its CPU variant) with buildah and runs every step in it,
 # as Kubernetes would; checks GPU readiness, sizes and layers, and writes the
-# results to BENCHMARKS.md. Tens of minutes and ~30 GB of disk the first time.
+# results to BENCHMARKS.md. About 25 minutes of builds and 50 GB of disk (both
+# variants, buildah's working copies and uv's cache) the first time.
 image-check: setup
 	$(PY) -m bench.image $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
 

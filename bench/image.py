@@ -466,8 +466,10 @@ def main(argv=None) -> None:
              "gpu_gb": f"{sum(s for s, _ in gpu_layers) / 1e9:.1f}",
              "cpu_gb": f"{sum(s for s, _ in cpu_layers) / 1e9:.1f}" if cpu else "n/a",
              "containers": str(len(steps["containers"]))}
+  given = sys.argv[1:] if argv is None else argv
+  command = f"python -m bench.image {' '.join(given)}" if given else "make image-check"
   report.write_section("image", "The image, built and run here (buildah, no Docker engine)",
-                       "make image-check", body, figures=figures)
+                       command, body, figures=figures)
   print(body)
   if problems:
     sys.exit("image-check FAILED:\n  " + "\n  ".join(problems))
