@@ -32,6 +32,11 @@ while [ $# -gt 0 ]; do
 done
 case "$VARIANT" in gpu|cpu) ;; *) echo "build_image: --variant must be gpu or cpu, not '$VARIANT'" >&2; exit 2 ;; esac
 
+CA_BUNDLE=${CA_BUNDLE:-${SSL_CERT_FILE:-}}
+if [ -n "$CA_BUNDLE" ] && [ ! -s "$CA_BUNDLE" ]; then
+  echo "build_image: CA_BUNDLE $CA_BUNDLE is not a readable file" >&2; exit 2
+fi
+
 ENGINE=${ENGINE:-}
 if [ -z "$ENGINE" ]; then
   if command -v docker >/dev/null && docker info >/dev/null 2>&1; then ENGINE=docker
@@ -42,11 +47,7 @@ fi
 
 ARGS=(--file "$CONTEXT/containers/Dockerfile" --tag "$TAG" --build-arg "VARIANT=$VARIANT")
 [ -n "$BASE" ] && ARGS+=(--build-arg "BASE_IMAGE=$BASE")
-CA_BUNDLE=${CA_BUNDLE:-${SSL_CERT_FILE:-}}
-if [ -n "$CA_BUNDLE" ]; then
-  [ -s "$CA_BUNDLE" ] || { echo "build_image: CA_BUNDLE $CA_BUNDLE is not a readable file" >&2; exit 2; }
-  ARGS+=(--secret "id=ca_bundle,src=$CA_BUNDLE")
-fi
+[ -n "$CA_BUNDLE" ] && ARGS+=(--secret "id=ca_bundle,src=$CA_BUNDLE")
 
 run() {
   if [ "${DRY_RUN:-0}" = 1 ]; then printf '%q ' "$@"; echo; else exec "$@"; fi
