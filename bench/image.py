@@ -1,6 +1,10 @@
 """The one image, built and run here (`make image-check`): no Docker engine needed.
 
-  python -m bench.image [--base IMAGE] [--no-cpu]
+  python -m bench.image [--base IMAGE] [--no-cpu] [--reuse-builds | --no-build]
+
+(--reuse-builds: when a build finds its dependency layer in the cache, report the
+last cold build of that same layer; --no-build: check the current images with
+the timings recorded when they were built. Both label such rows with their date.)
 
 1. Builds containers/Dockerfile with buildah (scripts/build_image.sh): the GPU
    image, then again after a source-only change (the dependency layer must come
