@@ -49,3 +49,24 @@ def fresh_run(name: str) -> float:
     return took
   finally:
     shutil.rmtree(work, ignore_errors=True)
+
+
+class StepTimes:
+  """A LocalKfp progress callback that times each task: the time from one task's
+  "<name> ..." line to the next (the last one is closed by `stop`)."""
+
+  def __init__(self, echo=lambda msg: None):
+    self.seconds: dict[str, float] = {}
+    self._echo = echo
+    self._current: tuple[str, float] | None = None
+
+  def __call__(self, msg: str) -> None:
+    self.stop()
+    self._current = (msg.split()[0], time.monotonic())
+    self._echo(msg)
+
+  def stop(self) -> None:
+    if self._current:
+      name, began = self._current
+      self.seconds[name] = time.monotonic() - began
+      self._current = None

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from bench import report
+from bench.common import StepTimes
 
 REPO = Path(__file__).resolve().parent.parent
 GPU_TAG = "localhost/training-patterns:check"
@@ -112,28 +113,29 @@ def _provenance(base: str) -> str:
 
 
 def build(tag: str, variant: str, base: str, context: Path = REPO) -> dict:
-  """Wall seconds and which Dockerfile steps came from buildah's layer cache."""
+  """Wall seconds, whether the dependency layer came from buildah's layer cache,
+  and that layer's content digest."""
   began = time.monotonic()
-  proc = subprocess.run([str(REPO / "scripts" / "build_image.sh"), "--tag", tag, "--variant",
-                         variant, "--base", base, "--context", str(context)],
-                        capture_output=True, text=True, env={**os.environ, "ENGINE": "buildah"})
-  took = time.monotonic() - began
-  log = proc.stdout + proc.stderr
-  if proc.returncode != 0:
-    sys.exit(f"building {tag} failed:\n{log[-4000:]}")
-  steps, cached = [], set()
-  for line in log.splitlines():
+  proc = subprocess.Popen([str(REPO / "scripts" / "build_image.sh"), "--tag", tag, "--variant",
+                           variant, "--base", base, "--context", str(context)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env={**os.environ, "ENGINE": "buildah"})
+  lines, steps, cached = [], [], set()
+  for line in proc.stdout:  # a build takes minutes: show each Dockerfile step as it starts
+    lines.append(line)
     if re.match(r"\[\d+/\d+\] STEP \d+/\d+: |STEP \d+/\d+: ", line):
       steps.append(line.split(": ", 1)[1])
+      say(f"    {line.strip()[:100]}")
     elif line.startswith("--> Using cache") and steps:
       cached.add(len(steps) - 1)
+  proc.wait()
+  took = time.monotonic() - began
+  log = "".join(lines)
+  if proc.returncode != 0:
+    sys.exit(f"building {tag} failed:\n{log[-4000:]}")
   # Whether the `uv pip sync` step (the dependency layer) came from the cache.
   deps = any("uv pip sync" in steps[i] for i in cached)
   return {"seconds": took, "deps_cached": deps, "deps_key": deps_key(tag), "log": log}
-
-
-def deps_cached(result: dict) -> bool:
-  return result["deps_cached"]
 
 
 def deps_key(tag: str) -> str:
@@ -150,23 +152,22 @@ def _cold(result: dict, saved: dict | None, reuse: bool) -> dict:
   """A build whose dependency layer came from the cache says nothing about a
   cold build: with --reuse-builds, the last cold build of the same dependency
   layer (same lock, base and Dockerfile steps) stands in, labelled as such."""
-  if reuse and deps_cached(result) and saved and saved["deps_key"] == result["deps_key"]:
+  if reuse and result['deps_cached'] and saved and saved["deps_key"] == result["deps_key"]:
     return {**saved, "reused": saved["when"]}
   return result
 
 
 def _builds(base: str, with_cpu: bool, reuse: bool) -> tuple[dict, dict, dict | None]:
   """(first build, source-only rebuild, CPU variant)."""
-  state = json.loads(STATE.read_text()) if STATE.exists() else {}
-  state = state if state.get("base") == base else {}
+  state = _recorded(base)
   say(f"building {GPU_TAG} (variant gpu)...")
   first = _cold(build(GPU_TAG, "gpu", base), state.get("gpu"), reuse)
-  say(f"  {first['seconds']:.0f} s, dependency layer {'cached' if deps_cached(first) else 'built'}"
+  say(f"  {first['seconds']:.0f} s, dependency layer {'cached' if first['deps_cached'] else 'built'}"
       + (f" (timings of {first['reused']})" if "reused" in first else ""))
   with tempfile.TemporaryDirectory() as tmp:
     say("rebuilding after a source-only change...")
     again = build(GPU_TAG, "gpu", base, source_changed_context(Path(tmp)))
-  say(f"  {again['seconds']:.0f} s, dependency layer {'cached' if deps_cached(again) else 'REBUILT'}")
+  say(f"  {again['seconds']:.0f} s, dependency layer {'cached' if again['deps_cached'] else 'REBUILT'}")
   build(GPU_TAG, "gpu", base)  # back to the repository's sources
   cpu = None
   if with_cpu:
@@ -176,18 +177,24 @@ def _builds(base: str, with_cpu: bool, reuse: bool) -> tuple[dict, dict, dict | 
   when = time.strftime("%Y-%m-%d %H:%M")
   for name, result in (("gpu", first), ("cpu", cpu), ("again", again)):
     # Cold builds and the rebuild, measured now (not timings taken over from before).
-    if result and "reused" not in result and (name == "again" or not deps_cached(result)):
+    if result and "reused" not in result and (name == "again" or not result['deps_cached']):
       state[name] = {k: v for k, v in result.items() if k != "log"} | {"when": when}
   STATE.write_text(json.dumps({**state, "base": base}))
   return first, again, cpu
 
 
+def _recorded(base: str) -> dict:
+  """The build timings recorded on this base (none for another base)."""
+  state = json.loads(STATE.read_text()) if STATE.exists() else {}
+  return state if state.get("base") == base else {}
+
+
 def _last_builds(base: str, with_cpu: bool) -> tuple[dict, dict, dict | None]:
   """--no-build: the images as they are, with the timings of the builds that made
   them (refused unless the recorded dependency layers are the images' own)."""
-  state = json.loads(STATE.read_text()) if STATE.exists() else {}
+  state = _recorded(base)
   recorded = [("gpu", GPU_TAG)] + ([("cpu", CPU_TAG)] if with_cpu else [])
-  if state.get("base") != base or "again" not in state or any(
+  if "again" not in state or any(
       name not in state or state[name]["deps_key"] != deps_key(tag) for name, tag in recorded):
     sys.exit("--no-build: no recorded build of the current images; run without it")
   mark = lambda r: {**r, "reused": r["when"]}  # noqa: E731
@@ -214,9 +221,7 @@ def source_changed_context(tmp: Path) -> Path:
 def layers(tag: str) -> list[tuple[int, str]]:
   """(uncompressed bytes, the instruction that made it), base layers included."""
   info = json.loads(buildah("inspect", "--type", "image", tag))
-  by_id = {layer["id"]: layer for layer in
-           json.loads((STORAGE / "overlay-layers" / "layers.json").read_text())}
-  chain = [by_id[i] for i in _layer_ids(info["FromImageID"])]
+  chain = _layer_chain(info["FromImageID"])
   history = [h for h in info["OCIv1"].get("history", []) if not h.get("empty_layer")]
   made_by = [h.get("created_by", "") for h in history]
   if len(made_by) != len(chain):  # a base imported from a tarball has no history entry
@@ -284,24 +289,16 @@ def compiled_steps(gpu_tag: str, cpu_tag: str | None, work: Path) -> dict:
             for executor in platform["deploymentSpec"]["executors"].values()
             for m in executor.get("pvcMount", [])}
   pods = BuildahPods(gpu_tag, volumes=mounts)
-  times, last = {}, [time.monotonic(), None]
-
-  def progress(msg: str) -> None:
-    now = time.monotonic()
-    if last[1]:
-      times[last[1]] = now - last[0]
-    last[:] = [now, msg.split()[0]]
-    say(f"  step {msg}")
-
+  times = StepTimes(echo=lambda msg: say(f"  step {msg}"))
   began = time.monotonic()
-  results = LocalKfp(spec_path, work / "launcher", pods=pods).run(progress)
-  times[last[1]] = time.monotonic() - last[0]
+  results = LocalKfp(spec_path, work / "launcher", pods=pods).run(times)
+  times.stop()
   images = {task: spec["deploymentSpec"]["executors"][
       spec["components"][t["componentRef"]["name"]]["executorLabel"]]["container"]["image"]
       for task, t in spec["root"]["dag"]["tasks"].items()}
   serving = mounts.get(config.kubeflow.serving_dir)
   pushed = sorted(str(p.parent) for p in serving.rglob("saved_model.pb")) if serving else []
-  return {"seconds": time.monotonic() - began, "tasks": list(results), "times": times,
+  return {"seconds": time.monotonic() - began, "tasks": list(results), "times": times.seconds,
           "images": images, "containers": pods.containers, "writes": pods.rootfs_writes,
           "pushed": pushed}
 
@@ -354,7 +351,8 @@ def hygiene(tag: str) -> dict:
   finally:
     subprocess.run(["buildah", "rm", ctr], capture_output=True)
   found = []
-  for layer_id in _layer_ids(info["FromImageID"]):
+  chain = [layer["id"] for layer in _layer_chain(info["FromImageID"])]
+  for layer_id in chain:
     diff = STORAGE / "overlay" / layer_id / "diff"
     for rel in ["root/.cache/uv", "root/.cache/pip", "home/tp/.cache", "run/secrets",
                 "tmp/requirements.lock", "tmp/cpu.lock", "var/lib/apt/lists/partial"]:
@@ -366,18 +364,18 @@ def hygiene(tag: str) -> dict:
                             capture_output=True, text=True).stdout.split()
       found += [f"CA bundle in {h[len(str(diff)):]} (layer {layer_id[:12]})" for h in hits]
   history = " ".join(h.get("created_by", "") for h in info["OCIv1"].get("history", []))
-  return {"user": config.get("User"), "env": config.get("Env", []),
-          "labels": config.get("Labels", {}), "found": sorted(set(found)),
+  return {"user": config.get("User"), "found": sorted(set(found)),
           "secret_in_history": "BEGIN CERTIFICATE" in history or "ca_bundle," in history,
-          "ca_searched": bool(ca), "layers": len(_layer_ids(info["FromImageID"]))}
+          "ca_searched": bool(ca), "layers": len(chain)}
 
 
-def _layer_ids(image_id: str) -> list[str]:
+def _layer_chain(image_id: str) -> list[dict]:
+  """The image's layers in containers-storage, base first."""
   by_id = {layer["id"]: layer for layer in
            json.loads((STORAGE / "overlay-layers" / "layers.json").read_text())}
   chain, layer_id = [], _top_layer(image_id)
   while layer_id:
-    chain.append(layer_id)
+    chain.append(by_id[layer_id])
     layer_id = by_id[layer_id].get("parent")
   return chain[::-1]
 
@@ -446,7 +444,7 @@ def main(argv=None) -> None:
         f"pushed {steps['pushed']}")
 
   problems = []
-  if not deps_cached(again):
+  if not again['deps_cached']:
     problems.append("the source-only rebuild rebuilt the dependency layer")
   if run["exit"] != 0 or not run["pushed"]:
     problems.append(f"tpctl run in the image: exit {run['exit']}, pushed {run['pushed']}")
@@ -494,12 +492,12 @@ def _body(base, base_how, first, again, cpu, gpu_layers, cpu_layers, gpu, cpu_gp
       f"Base: `{base}` ({base_how}).", "",
       "| build | wall time | dependency layer |", "|---|---|---|",
       f"| GPU image, first build here | {first['seconds'] / 60:.1f} min | "
-      f"{'from the cache' if deps_cached(first) else 'built'}{_when(first)} |",
+      f"{'from the cache' if first['deps_cached'] else 'built'}{_when(first)} |",
       f"| GPU image, after a source-only change | {again['seconds']:.0f} s | "
-      f"{'from the cache' if deps_cached(again) else 'REBUILT'}{_when(again)} |"]
+      f"{'from the cache' if again['deps_cached'] else 'REBUILT'}{_when(again)} |"]
   if cpu:
     lines.append(f"| CPU variant (no nvidia-* wheels) | {cpu['seconds'] / 60:.1f} min | "
-                 f"{'from the cache' if deps_cached(cpu) else 'built'}{_when(cpu)} |")
+                 f"{'from the cache' if cpu['deps_cached'] else 'built'}{_when(cpu)} |")
   lines += ["", f"Size (uncompressed, all layers): GPU image **{gb(gpu_size)}**"
             + (f", CPU variant **{gb(cpu_size)}** ({cpu_size / gpu_size:.0%} of it)" if cpu else "")
             + ".", "", "Five largest layers of the GPU image:", "", "| size | made by |", "|---|---|"]

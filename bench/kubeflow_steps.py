@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench import report
-from bench.common import CONFIG, fresh_run
+from bench.common import CONFIG, StepTimes, fresh_run
 
 
 def _steps(work: Path) -> tuple[float, float, dict[str, float]]:
@@ -36,18 +36,11 @@ def _steps(work: Path) -> tuple[float, float, dict[str, float]]:
   spec = compile_pipeline(config, work / "pipeline.yaml")
   compiled = time.monotonic() - began
   data = embedded_data.materialize(work / "data")
-  per_task, last = {}, [time.monotonic(), None]
-
-  def progress(msg: str) -> None:
-    now = time.monotonic()
-    if last[1]:
-      per_task[last[1]] = now - last[0]
-    last[:] = [now, msg.split()[0]]
-
+  times = StepTimes()
   began = time.monotonic()
-  LocalKfp(spec, work / "launcher", arguments={"data_dir": data}).run(progress)
-  per_task[last[1]] = time.monotonic() - last[0]
-  return compiled, time.monotonic() - began, per_task
+  LocalKfp(spec, work / "launcher", arguments={"data_dir": data}).run(times)
+  times.stop()
+  return compiled, time.monotonic() - began, times.seconds
 
 
 def main(argv=None) -> None:
