@@ -11,7 +11,7 @@ LOCK_PLATFORM := x86_64-manylinux_2_39
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast bench mutants mutmut lock clean-venv image base-image \
-  image-check images
+  image-check images flink
 
 setup: $(STAMP)
 
@@ -32,19 +32,30 @@ $(STAMP): requirements.lock pyproject.toml scripts/glibc_shim.sh scripts/fetch_b
 demo: setup
 	$(VENV)/bin/tpctl run
 
+# Flink 1.19.3 and the Beam job server for it, pinned and checksummed, into
+# .cache/flink (about 380 MB; see scripts/fetch_flink.sh). Only the Flink runner
+# needs it, so `make demo` does not wait for it; `make test` does. Then
+# `tpctl flink up` and `tpctl run --flink`.
+FLINK_STAMP := .cache/flink/.installed
+flink: setup $(FLINK_STAMP)
+
+$(FLINK_STAMP): scripts/fetch_flink.sh scripts/flink/beam-job-server.pom.xml scripts/flink/beam-job-server.sha256
+	scripts/fetch_flink.sh $(PY)
+
 # Import contracts first (pyproject.toml: pipelines/ above components/, nothing
 # imports tests/), then every test, on TEST_WORKERS processes (pytest-xdist): most
 # of a pipeline run is single-threaded Python, so a second worker uses the second
-# core. Each test file stays on one worker (--dist loadfile), so a file's shared
-# fixture runs once; tests/conftest.py starts the longest files first.
+# core. Each test file stays on one worker (--dist loadgroup, with the groups set
+# in tests/conftest.py), so a file's shared fixture runs once, and so does the
+# session-wide end-to-end run; tests/conftest.py starts the longest files first.
 TEST_WORKERS ?= 2
-test: setup
+test: setup flink
 	$(VENV)/bin/lint-imports --no-logo --no-cache
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Unit tests only (skips the end-to-end pipeline runs).
 test-fast: setup
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not e2e"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not e2e"
 
 bench: setup
 	$(PY) -m bench.run_all
