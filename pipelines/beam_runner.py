@@ -1,6 +1,7 @@
-"""Which Beam runner the Beam steps (Ingest, statistics, Transform, TFMA) use.
+"""Which Beam runner the Beam steps (Ingest, statistics, Transform, TFMA) use:
+beam.runner in the config, direct (this host) or flink (a cluster).
 
-The runner is always named. Beam's `DirectRunner` first tries the Prism runner,
+The direct runner is always named. Beam's `DirectRunner` first tries the Prism runner,
 whose binary it downloads at run time: offline that fails (and is logged) on
 every step, online every step would run on a binary no test here exercised. The
 FnApiRunner is what the DirectRunner falls back to, so name it.
@@ -38,7 +39,39 @@ class BeamChoice:
   def describe(self) -> str:
     how = ("in process" if self.mode == "in_process"
            else f"{self.workers} worker process(es)")
-    return f"beam: {how} ({self.why})"
+    return f"beam: direct runner, {how} ({self.why})"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlinkChoice:
+  """The steps run as Flink jobs, submitted through a Beam job server, named
+  `job_name` (the pipeline's name) so that the run summary can find them."""
+  beam: BeamConfig
+  job_name: str = "training-patterns"
+
+  def args(self) -> list[str]:
+    b = self.beam
+    args = ["--runner=FlinkRunner", f"--flink_master={b.address}",
+            f"--job_endpoint={b.job_endpoint}", f"--parallelism={b.parallelism}",
+            f"--job_name={self.job_name}", f"--environment_type={b.environment.upper()}",
+            # A TaskManager otherwise stops its Python worker after every task and
+            # starts another, importing TensorFlow again (seconds per task).
+            "--environment_cache_millis=600000"]
+    if b.environment == "external":
+      args.append(f"--environment_config={b.worker_pool}")
+    if b.environment == "docker":
+      args.append(f"--environment_config={b.sdk_image}")
+    else:  # the workers import this very environment: nothing to stage
+      args.append(_NO_STAGING)
+    return args + list(b.extra_args)
+
+  def describe(self) -> str:
+    b = self.beam
+    where = {"external": f"workers in the pool at {b.worker_pool}",
+             "loopback": "workers in this process",
+             "docker": f"workers in {b.sdk_image}"}[b.environment]
+    return (f"beam: flink at {b.address} through the job server at {b.job_endpoint} "
+            f"(parallelism {b.parallelism}, {where})")
 
 
 def default_workers(cores: int | None = None) -> int:
@@ -46,8 +79,12 @@ def default_workers(cores: int | None = None) -> int:
   return max(1, (cores or os.cpu_count() or 1) - 1)
 
 
-def choose(beam: BeamConfig, input_bytes: int, cores: int | None = None) -> BeamChoice:
-  """The runner mode for `input_bytes` of CSV: as configured, or by size (auto)."""
+def choose(beam: BeamConfig, input_bytes: int, cores: int | None = None,
+           job_name: str = "training-patterns") -> BeamChoice | FlinkChoice:
+  """The runner for `input_bytes` of CSV: Flink, or the direct runner in the
+  configured mode or by size (auto)."""
+  if beam.runner == "flink":
+    return FlinkChoice(beam, job_name)
   workers = beam.workers or default_workers(cores)
   mb = input_bytes / 1e6
   if beam.mode == "in_process":
@@ -63,9 +100,12 @@ def choose(beam: BeamConfig, input_bytes: int, cores: int | None = None) -> Beam
                     f"{beam.in_process_max_mb:g}")
 
 
-def for_pod(beam: BeamConfig, cores: int) -> BeamChoice:
+def for_pod(beam: BeamConfig, cores: int,
+            job_name: str = "training-patterns") -> BeamChoice | FlinkChoice:
   """On Kubeflow the input size is not known when compiling: by the step's cores.
   With one worker to give, a worker process adds only its start-up."""
+  if beam.runner == "flink":
+    return FlinkChoice(beam, job_name)
   workers = beam.workers or default_workers(cores)
   if beam.mode == "in_process" or (beam.mode == "auto" and workers == 1):
     return BeamChoice("in_process", 1, f"{cores} core(s) per step")

@@ -61,7 +61,9 @@ def _resources(r: StepResources, accelerator: str) -> ResourceSpec:
 def _beam_args(config: PipelineConfig) -> list[str]:
   r = config.kubeflow.resources
   cores = max(1, int(float(r.cpu.rstrip("m")) / (1000 if r.cpu.endswith("m") else 1)))
-  return beam_runner.for_pod(config.beam, cores).args()
+  # On Flink every step's jobs carry the pipeline's name (a KFP run's id is not
+  # known when compiling).
+  return beam_runner.for_pod(config.beam, cores, job_name=config.pipeline_name).args()
 
 
 def _uses_gpus(config: PipelineConfig, task: str) -> bool:
