@@ -14,6 +14,7 @@
   tpctl schedule --cron CRON     create a recurring run (6-field cron, seconds first)
   tpctl unschedule [--name N]    delete that recurring run
   tpctl gpu-check                could TensorFlow use a GPU here? (CUDA libraries)
+  tpctl flink up|down|status     a Flink cluster on this host for the Beam steps
 """
 from __future__ import annotations
 
@@ -61,8 +62,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="how the Beam steps run: in this process (fast for small data), "
                    "in worker processes, or auto: by input size, see beam.in_process_max_mb "
                    "(default: beam.mode in the config, auto)")
+  run.add_argument("--flink", nargs="?", const="127.0.0.1:8081", metavar="HOST:PORT",
+                   help="run the Beam steps on the Flink cluster whose REST API is at "
+                   "HOST:PORT (default: the one `tpctl flink up` starts, 127.0.0.1:8081); "
+                   "same as beam.runner flink and beam.address in the config")
   run.add_argument("--beam-workers", type=int, metavar="N",
                    help="multi_processing: Beam worker processes (default: cores - 1)")
+  run.add_argument("--until", metavar="STEP",
+                   help="run STEP and only the steps it needs, e.g. --until Transform "
+                   "for the data steps (Ingest, StatisticsGen, SchemaGen, Transform)")
   run.add_argument("--no-cache", action="store_true",
                    help="run every step, even those whose inputs, settings and code are "
                    "unchanged since an earlier run in this run directory (by default they "
@@ -214,6 +222,21 @@ def _parser() -> argparse.ArgumentParser:
       "and whether the NVIDIA driver is present. Exit codes: 0 every library loads "
       "(the driver may be missing), 1 some library would not load on a GPU node.")
   gpu.add_argument("--json", action="store_true", help="one JSON object instead of text")
+  flink = sub.add_parser(
+      "flink", help="start, stop or check a Flink cluster on this host for the Beam steps",
+      description="A standalone Flink session cluster on 127.0.0.1: a JobManager (REST "
+      "API and web UI at http://127.0.0.1:8081), TaskManagers, a Beam job server "
+      "(127.0.0.1:8099) and a Beam Python worker pool (127.0.0.1:50000), from what "
+      "`make flink` installed under .cache/flink. `up` starts what is not running and "
+      "waits until every TaskManager has registered; `down` stops every process it "
+      "started, workers included; `status` checks each process and port. Then "
+      "`tpctl run --flink` runs Ingest, StatisticsGen, Transform and the Evaluator "
+      "on it. Exit codes: 0 done (status: ready), 1 status: not ready, 2 not "
+      "installed or failed to start.")
+  flink.add_argument("action", choices=["up", "down", "status"])
+  flink.add_argument("--taskmanagers", type=int, default=2, metavar="N",
+                     help="TaskManagers to start (default 2, two slots each)")
+  flink.add_argument("--json", action="store_true", help="status as one JSON object")
   return p
 
 
@@ -229,6 +252,9 @@ def _load(args):
     overrides["beam.workers"] = args.beam_workers
   if getattr(args, "beam_mode", None):
     overrides["beam.mode"] = args.beam_mode
+  if getattr(args, "flink", None):
+    overrides["beam.runner"] = "flink"
+    overrides["beam.address"] = args.flink
   if getattr(args, "workers", None) is not None:
     overrides["trainer.workers"] = args.workers
   if getattr(args, "resume_from", None):
@@ -257,7 +283,8 @@ def _cmd_check(args) -> int:
 def _cmd_run(args) -> int:
   from pipelines import local_runner
   config = _load(args)
-  _print_summary(config, local_runner.run(config, cache=not args.no_cache))
+  _print_summary(config, local_runner.run(config, cache=not args.no_cache,
+                                          until=args.until))
   return 0
 
 
@@ -360,6 +387,25 @@ def _cmd_gpu_check(args) -> int:
   return gpu_check.main(["--json"] if args.json else [])
 
 
+def _cmd_flink(args) -> int:
+  import json
+  from pipelines.flink import cluster
+  c = cluster.default_cluster()
+  c.taskmanagers = args.taskmanagers
+  if args.action == "down":
+    c.down()
+    return 0
+  status = c.up() if args.action == "up" else c.status()
+  if args.json:
+    print(json.dumps(status, sort_keys=True))
+  else:
+    print(f"flink: {'ready' if status['ready'] else 'NOT ready'}: {status['summary']}")
+    if status["ready"]:
+      print(f"  REST and web UI http://{status['address']}, job server "
+            f"{status['job_server']}, worker pool {status['worker_pool']}")
+  return 0 if status["ready"] else 1
+
+
 def _cmd_unschedule(args) -> int:
   from pipelines.kubeflow import client
   config = _load(args)
@@ -378,7 +424,8 @@ def main(argv=None) -> int:
             "demo-memorize": _cmd_demo_memorize,
             "compare-transfer": _cmd_compare_transfer, "check": _cmd_check, "config": _cmd_config,
             "compile": _cmd_compile, "submit": _cmd_submit, "schedule": _cmd_schedule,
-            "unschedule": _cmd_unschedule, "gpu-check": _cmd_gpu_check}[args.command](args)
+            "unschedule": _cmd_unschedule, "gpu-check": _cmd_gpu_check,
+            "flink": _cmd_flink}[args.command](args)
   except (ConfigError, DataError, RegistryError) as e:
     print(f"tpctl: error: {e}", file=sys.stderr)
     return 2

@@ -1,8 +1,10 @@
-"""Runs the pipeline on this machine: TFX's LocalDagRunner, Beam's DirectRunner in
-multi-processing mode across the cores, and MLMD in SQLite under the run directory."""
+"""Runs the pipeline on this machine: TFX's LocalDagRunner, the Beam steps on the
+configured runner (the direct runner here, or a Flink cluster), and MLMD in SQLite
+under the run directory."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -119,9 +121,11 @@ def _progress_on_console(log_file: Path, total: int,
     tf_logger.handlers = saved[3]
 
 
-def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bool = True):
+def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bool = True,
+        until: str | None = None):
   """Runs the pipeline; returns a run_summary.RunSummary. With `cache`, steps whose
-  inputs, settings and code are unchanged since an earlier run here are reused."""
+  inputs, settings and code are unchanged since an earlier run here are reused.
+  With `until`, only that step and the steps it needs run (e.g. Transform)."""
   # Bad input fails here, before anything heavy is imported or anything written.
   if config.data.simulator:
     plan = preflight.check_simulator(config)
@@ -135,12 +139,20 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bo
     input_bytes = sum(os.path.getsize(f.path) for f in summary.files)
     lines = [f"data: {summary.rows:,} rows in {len(summary.files)} file(s) under {data_dir}",
              *preflight.split_lines(config, summary)]
-  log_file = config.run_path / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+  stamp = time.strftime('%Y%m%d-%H%M%S')
+  log_file = config.run_path / "logs" / f"run-{stamp}.log"
   say(f"run directory: {config.run_path}  (full log: {log_file})")
   for line in lines:
     say(line)
-  beam = beam_runner.choose(config.beam, input_bytes)
+  # On Flink the jobs carry the pipeline's name, and the summary lists those that
+  # started during this run. (Not a per-run name: Beam's arguments are part of
+  # TFX's cache key, so every run would miss the cache.)
+  beam = beam_runner.choose(config.beam, input_bytes, job_name=config.pipeline_name)
   say(beam.describe())
+  started_ms = int(time.time() * 1000)
+  if config.beam.runner == "flink":  # an unreachable cluster: exit 2 before any step
+    from pipelines.flink import rest
+    say(rest.check_reachable(config.beam))
   with _stderr_to(log_file):
     # TensorFlow is imported here, so that its start-up lines land in the log.
     from tfx import v1 as tfx
@@ -154,9 +166,17 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bo
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path),
         beam_pipeline_args=beam.args(), enable_cache=cache)
-    with _progress_on_console(log_file, len(pipeline.components), say) as progress:
+    ids = [c.id for c in pipeline.components]
+    run_options = None
+    if until:
+      if until not in ids:
+        raise ConfigError(f"--until {until!r} is not a step; the steps are {', '.join(ids)}")
+      from tfx.orchestration.pipeline import RunOptions  # a partial run (not in tfx.v1)
+      run_options = RunOptions(to_nodes=[until])
+    total = ids.index(until) + 1 if until else len(ids)
+    with _progress_on_console(log_file, total, say) as progress:
       try:
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        tfx.orchestration.LocalDagRunner().run(pipeline, run_options=run_options)
       except Exception as e:
         logging.exception("pipeline failed")
         message = (f"{progress.running or 'the pipeline'} failed: {_cause(e)} "
@@ -166,4 +186,10 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bo
           # like the pre-flight's, so a scheduler does not retry it.
           raise DataError(message) from e
         raise PipelineFailed(message) from e
-    return run_summary.latest_run(config.metadata_path)
+    summary = run_summary.latest_run(config.metadata_path)
+  runner = beam.describe().removeprefix("beam: ")
+  if config.beam.runner != "flink":
+    return dataclasses.replace(summary, runner=runner)
+  from pipelines.flink import rest
+  jobs = rest.jobs_named(config.beam.address, beam.job_name, since_ms=started_ms - 1000)
+  return dataclasses.replace(summary, runner=runner, flink_jobs=[j.line() for j in jobs])

@@ -36,9 +36,16 @@ class RunSummary:
   grid_png: Optional[str] = None
   examples_uri: Optional[str] = None  # Ingest's output
   served_model_dir: Optional[str] = None  # the selected checkpoint, exported
+  runner: Optional[str] = None  # where the Beam steps ran (the start-up line's words)
+  flink_jobs: list = dataclasses.field(default_factory=list)  # lines, one per Flink job
 
   def lines(self, blessing_metric: str, threshold: tuple) -> list[str]:
     out = [f"run {self.run_id}"]
+    if self.runner:
+      out.append(f"beam steps ran on: {self.runner}")
+    if self.flink_jobs:
+      out.append(f"flink jobs ({len(self.flink_jobs)}):")
+      out.extend(f"  {line}" for line in self.flink_jobs)
     if self.spans:
       out.append(f"spans: {len(self.spans)}, {self.spans[0]} to {self.spans[-1]}")
     if self.started_from:
