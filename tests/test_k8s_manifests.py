@@ -65,7 +65,8 @@ def _tool(name: str) -> str:
 
 @functools.cache
 def _build_text(overlay: str) -> str:
-  directory = K8S / "base" if overlay == "base" else K8S / "overlays" / overlay
+  # k8s/flink (tests/test_k8s_flink.py) is applied next to the base, not over it.
+  directory = K8S / overlay if overlay in ("base", "flink") else K8S / "overlays" / overlay
   proc = subprocess.run([_tool("kubectl"), "kustomize", str(directory)],
                         check=False, capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr
@@ -151,6 +152,46 @@ def errors(validator, obj) -> list[str]:
           for e in validator.iter_errors(obj)]
 
 
+def kubernetes_schema_problems(objects: list[dict]) -> list[str]:
+  """kubernetes-validate's findings (strict: unknown fields too), one line each."""
+  problems = []
+  for obj in objects:
+    try:
+      kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as e:  # str(e) quotes the whole schema
+      where = "/".join(map(str, e.absolute_path))
+      problems.append(f"{obj['kind']} {obj['metadata']['name']}: {where}: {e.message}")
+  return problems
+
+
+def run_checkov(documents: list[dict], directory: Path) -> dict:
+  """checkov's JSON report on these objects, written to one file in `directory`."""
+  path = directory / "manifests.yaml"
+  path.write_text(yaml.safe_dump_all(documents))
+  # --skip-download and BC_SKIP_MAPPING: no calls to the Bridgecrew platform.
+  proc = subprocess.run(
+      [_tool("checkov"), "-f", str(path), "--framework", "kubernetes", "--compact",
+       "--skip-download", "-o", "json"],
+      check=False, capture_output=True, text=True, timeout=600,
+      env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"})
+  assert proc.stdout.strip(), proc.stderr[-3000:]
+  report = json.loads(proc.stdout)
+  (report,) = report if isinstance(report, list) else [report]
+  return report
+
+
+def annotated_skips(objects: list[dict]) -> set[str]:
+  """The checks the objects' checkov.io/skip annotations skip, each with a reason."""
+  annotated = set()
+  for obj in objects:
+    for key, value in obj["metadata"].get("annotations", {}).items():
+      if key.startswith("checkov.io/skip"):
+        match = SKIP_ANNOTATION.match(value)
+        assert match, f"{obj['kind']} {key}: want CKV_K8S_<n>=<reason>, got {value!r}"
+        annotated.add(match.group(1))
+  return annotated
+
+
 # --- building ------------------------------------------------------------------
 
 @pytest.mark.parametrize("overlay", BUILDS)
@@ -183,14 +224,7 @@ def test_builtin_objects_validate_against_kubernetes_schemas(overlay):
   assert len(builtin) == len(objects) - 2
   # The pod templates inside TFJob and Experiment, in full (the vendored TFJob
   # schema abridges the PodSpec; Katib's CRD has no schema at all).
-  problems = []
-  for obj in builtin + wrapped_pod_templates(objects):
-    try:
-      kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as e:  # str(e) quotes the whole schema
-      where = "/".join(map(str, e.absolute_path))
-      problems.append(f"{obj['kind']} {obj['metadata']['name']}: {where}: {e.message}")
-  assert problems == []
+  assert kubernetes_schema_problems(builtin + wrapped_pod_templates(objects)) == []
 
 
 @pytest.mark.parametrize("overlay", BUILDS)
@@ -482,17 +516,8 @@ def checkov_report(request, tmp_path_factory):
   """checkov over the overlay's output plus the Kubeflow kinds' pod templates
   wrapped as Jobs (checkov does not look inside TFJob or Experiment)."""
   objects = build(request.param)
-  path = tmp_path_factory.mktemp(f"checkov-{request.param}") / "manifests.yaml"
-  path.write_text(yaml.safe_dump_all(objects + wrapped_pod_templates(objects)))
-  # --skip-download and BC_SKIP_MAPPING: no calls to the Bridgecrew platform.
-  proc = subprocess.run(
-      [_tool("checkov"), "-f", str(path), "--framework", "kubernetes", "--compact",
-       "--skip-download", "-o", "json"],
-      check=False, capture_output=True, text=True, timeout=600,
-      env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"})
-  assert proc.stdout.strip(), proc.stderr[-3000:]
-  report = json.loads(proc.stdout)
-  (report,) = report if isinstance(report, list) else [report]
+  report = run_checkov(objects + wrapped_pod_templates(objects),
+                       tmp_path_factory.mktemp(f"checkov-{request.param}"))
   return request.param, objects, report
 
 
@@ -512,13 +537,7 @@ def test_checkov_passes(checkov_report):
 
 def test_checkov_skips_are_few_and_justified(checkov_report):
   _, objects, report = checkov_report
-  annotated = set()
-  for obj in objects:
-    for key, value in obj["metadata"].get("annotations", {}).items():
-      if key.startswith("checkov.io/skip"):
-        match = SKIP_ANNOTATION.match(value)
-        assert match, f"{obj['kind']} {key}: want CKV_K8S_<n>=<reason>, got {value!r}"
-        annotated.add(match.group(1))
+  annotated = annotated_skips(objects)
   skipped = report["results"]["skipped_checks"]
   assert {c["check_id"] for c in skipped} == annotated
   assert annotated <= ALLOWED_SKIPS, "a new skip needs a reason in the README too"
