@@ -38,7 +38,9 @@ def cache_dir() -> Path:
 # Beam's Flink runner translates a step into dozens of stages whose exchanges are
 # all open at once: Flink's default network memory (and 512 buffers per sort-merge
 # partition) ran out in Ingest and Transform. Two slots per TaskManager let a job
-# restart on the survivor when one TaskManager dies.
+# restart on the survivor when one TaskManager dies; the whole job restarts
+# (failover-strategy full): with region failover, every task the dead
+# TaskManager held failed on its own and used up the 3 attempts at once.
 _CONFIG = """\
 jobmanager.rpc.address: {host}
 jobmanager.bind-host: {host}
@@ -56,6 +58,7 @@ rest.address: {host}
 rest.bind-address: {host}
 rest.port: {rest_port}
 io.tmp.dirs: {tmp}
+jobmanager.execution.failover-strategy: full
 restart-strategy.type: fixed-delay
 restart-strategy.fixed-delay.attempts: 3
 restart-strategy.fixed-delay.delay: 5 s
