@@ -45,17 +45,17 @@ $(FLINK_STAMP): scripts/fetch_flink.sh scripts/flink/beam-job-server.pom.xml scr
 # Import contracts first (pyproject.toml: pipelines/ above components/, nothing
 # imports tests/), then every test, on TEST_WORKERS processes (pytest-xdist): most
 # of a pipeline run is single-threaded Python, so a second worker uses the second
-# core. Each test file stays on one worker (--dist loadgroup, with the groups set
-# in tests/conftest.py), so a file's shared fixture runs once, and so does the
-# session-wide end-to-end run; tests/conftest.py starts the longest files first.
+# core. Each test file stays on one worker (--dist loadfile), so a file's shared
+# fixture runs once; tests/conftest.py keeps the files that share the session's
+# end-to-end run on one worker too, and starts the longest files first.
 TEST_WORKERS ?= 2
 test: setup flink
 	$(VENV)/bin/lint-imports --no-logo --no-cache
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Unit tests only (skips the end-to-end pipeline runs).
 test-fast: setup
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not e2e"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not e2e"
 
 bench: setup
 	$(PY) -m bench.run_all

@@ -42,15 +42,42 @@ data:
 # pytest-xdist (`make test` runs two workers, --dist loadfile: a file's tests on
 # one worker, so its module fixture runs once), the workers then finish together
 # instead of one waiting for the last long file.
-_LONGEST_FIRST = ["test_retraining.py", "test_kubeflow_compiled.py", "test_pipeline_e2e.py",
+_LONGEST_FIRST = ["test_retraining.py", "test_pipeline_e2e.py", "test_flink_e2e.py",
+                  "test_kubeflow_compiled.py",
                   "test_memorize_e2e.py", "test_transfer_e2e.py",
                   "test_tuner.py", "test_distributed.py", "test_blessing.py",
                   "test_checkpoints.py", "test_own_csv_e2e.py"]
 
 
+# The files that read the session-wide `small_run`: they share a worker, so that it
+# runs once rather than once per worker (see pytest_xdist_make_scheduler).
+SMALL_RUN_FILES = {"test_pipeline_e2e.py", "test_blessing.py"}
+
+
 def pytest_collection_modifyitems(items):
   rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
   items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
+  strays = {item.path.name for item in items
+            if "small_run" in item.fixturenames} - SMALL_RUN_FILES
+  if strays:
+    raise pytest.UsageError(f"add {', '.join(sorted(strays))} to SMALL_RUN_FILES in "
+                            f"tests/conftest.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+  """`--dist loadfile` (what `make test` uses), with the SMALL_RUN_FILES as one
+  unit. (xdist's own `loadgroup` does not group under pytest 9: the group it
+  appends to a test's id is lost.)"""
+  if config.getvalue("dist") != "loadfile":
+    return None
+  from xdist.scheduler import LoadScopeScheduling
+
+  class FilesWithSharedRun(LoadScopeScheduling):
+    def _split_scope(self, nodeid: str) -> str:
+      path = nodeid.split("::", 1)[0]
+      return "small_run" if os.path.basename(path) in SMALL_RUN_FILES else path
+
+  return FilesWithSharedRun(config, log)
 
 
 def write_config(directory: Path, text: str) -> Path:
