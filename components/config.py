@@ -503,11 +503,6 @@ class BeamConfig(_Strict):
   environment: Literal["external", "loopback", "docker"] = "external"
   worker_pool: str = "127.0.0.1:50000"
   sdk_image: Optional[str] = None
-  # flink: up to this much CSV input, a step's stages run at once, joined by network
-  # buffers (pipelined, much faster on small data); above it every exchange is
-  # blocking (BATCH_FORCED): pipelined deadlocked at 200 MB. Kubeflow steps, whose
-  # input size is unknown when compiling, are always blocking.
-  pipelined_max_mb: float = pydantic.Field(64.0, ge=0)
   # Appended to the Beam arguments as they are (e.g. --max_cache_memory_usage_mb=0).
   extra_args: tuple[str, ...] = ()
 

@@ -16,7 +16,6 @@ import dataclasses
 import os
 
 from components.config import BeamConfig
-from pipelines.flink import options as _flink_options  # noqa: F401  (declares Flink options)
 
 RUNNER = "FnApiRunner"
 # TFX packs itself into an sdist for remote Beam workers (about 2 s per Beam step)
@@ -49,8 +48,6 @@ class FlinkChoice:
   `job_name` (the pipeline's name) so that the run summary can find them."""
   beam: BeamConfig
   job_name: str = "training-patterns"
-  blocking: bool = True  # every exchange blocking (BATCH_FORCED), or pipelined
-  why: str = "input size unknown"
 
   def args(self) -> list[str]:
     b = self.beam
@@ -59,10 +56,7 @@ class FlinkChoice:
             f"--job_name={self.job_name}", f"--environment_type={b.environment.upper()}",
             # A TaskManager otherwise stops its Python worker after every task and
             # starts another, importing TensorFlow again (seconds per task).
-            "--environment_cache_millis=600000",
-            # See beam.pipelined_max_mb (and pipelines/flink/options.py, which
-            # lets this option through).
-            "--execution_mode_for_batch=" + ("BATCH_FORCED" if self.blocking else "PIPELINED")]
+            "--environment_cache_millis=600000"]
     if b.environment == "external":
       args.append(f"--environment_config={b.worker_pool}")
     if b.environment == "docker":
@@ -76,9 +70,8 @@ class FlinkChoice:
     where = {"external": f"workers in the pool at {b.worker_pool}",
              "loopback": "workers in this process",
              "docker": f"workers in {b.sdk_image}"}[b.environment]
-    exchanges = "blocking" if self.blocking else "pipelined"
     return (f"beam: flink at {b.address} through the job server at {b.job_endpoint} "
-            f"(parallelism {b.parallelism}, {where}, {exchanges} exchanges: {self.why})")
+            f"(parallelism {b.parallelism}, {where})")
 
 
 def default_workers(cores: int | None = None) -> int:
@@ -90,13 +83,10 @@ def choose(beam: BeamConfig, input_bytes: int, cores: int | None = None,
            job_name: str = "training-patterns") -> BeamChoice | FlinkChoice:
   """The runner for `input_bytes` of CSV: Flink, or the direct runner in the
   configured mode or by size (auto)."""
-  mb = input_bytes / 1e6
   if beam.runner == "flink":
-    blocking = mb > beam.pipelined_max_mb
-    return FlinkChoice(beam, job_name, blocking,
-                       f"{mb:.1f} MB of input {'>' if blocking else '<='} "
-                       f"beam.pipelined_max_mb {beam.pipelined_max_mb:g}")
+    return FlinkChoice(beam, job_name)
   workers = beam.workers or default_workers(cores)
+  mb = input_bytes / 1e6
   if beam.mode == "in_process":
     return BeamChoice("in_process", 1, "beam.mode in_process")
   if beam.mode == "multi_processing":

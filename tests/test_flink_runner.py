@@ -43,12 +43,6 @@ def test_flink_arguments_name_the_cluster_the_workers_and_the_run():
   assert not any("direct" in a for a in args)
   assert "flink at 10.0.0.5:8081" in choice.describe()
   assert "parallelism 4" in choice.describe()
-  # Large input: every exchange blocking (pipelined ones deadlocked at 200 MB);
-  # small input: pipelined, much faster; Kubeflow (size unknown): blocking.
-  assert "--execution_mode_for_batch=BATCH_FORCED" in args
-  small = beam_runner.choose(beam, 2 * 10**6).args()
-  assert "--execution_mode_for_batch=PIPELINED" in small
-  assert "--execution_mode_for_batch=BATCH_FORCED" in beam_runner.for_pod(beam, cores=2).args()
 
 
 def test_each_environment_gets_its_own_arguments():

@@ -38,9 +38,6 @@ from typing import Callable
 
 from absl import flags as absl_flags
 
-# Declares the Flink runner's options that Beam's Python SDK would drop.
-from pipelines.flink import options as _flink_options  # noqa: F401
-
 # The launcher's local mount point per object-store scheme (LocalPathForURI in
 # backend/src/v2/objectstore). Tests relocate the root to stand in for a pod.
 _MOUNTS = {"gs://": "gcs/", "minio://": "minio/", "s3://": "s3/"}
