@@ -195,6 +195,7 @@ def test_a_taskmanager_killed_during_transform_loses_nothing(flink, data_steps):
   out = "".join(lines) + rest_of_out
   # Only Transform ran again: the steps before it were reused.
   assert "Ingest cached" in out and "StatisticsGen cached" in out, out[-2000:]
+  print(f"fault: the run exited {proc.returncode}")  # which branch (pytest -s)
   if proc.returncode == 0:  # recovered: the job failed over and finished
     history = rest.get(status["address"], f"/jobs/{job['jid']}/exceptions")
     assert history["exceptionHistory"]["entries"], "the kill caused no failover"
