@@ -11,6 +11,7 @@ against its command line before it trusts it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Callable
+
+import yaml
 
 from pipelines.flink import rest
 
@@ -41,13 +44,19 @@ def cache_dir() -> Path:
 # restart on the survivor when one TaskManager dies; the whole job restarts
 # (failover-strategy full): with region failover, every task the dead
 # TaskManager held failed on its own and used up the 3 attempts at once.
+# At 100x the embedded data a TaskManager's heap ran out in a gRPC thread reading
+# from the Python worker, and Flink only logged it, leaving the job hung: more heap
+# (less managed memory, which Beam's runner barely uses), and such an error now
+# stops the TaskManager, so that the job restarts or fails instead.
 _CONFIG = """\
 jobmanager.rpc.address: {host}
 jobmanager.bind-host: {host}
 jobmanager.memory.process.size: 1024m
 taskmanager.bind-host: {host}
 taskmanager.host: {host}
-taskmanager.memory.process.size: 2048m
+taskmanager.memory.process.size: 3072m
+taskmanager.memory.managed.fraction: 0.2
+cluster.uncaught-exception-handling: FAIL
 taskmanager.memory.network.min: 384mb
 taskmanager.memory.network.max: 384mb
 taskmanager.network.sort-shuffle.min-buffers: 32
@@ -150,8 +159,13 @@ class Cluster:
     for name in ("log4j-console.properties", "logback-console.xml"):
       shutil.copy(self.flink_home / "conf" / name, conf / name)
     (self.state_dir / "tmp").mkdir(exist_ok=True)
+    # Flink's own JVM options for Java 17 (--add-opens ...): without them an error
+    # report in a task thread failed on module access and killed the TaskManager.
+    shipped = yaml.safe_load((self.flink_home / "conf" / "config.yaml").read_text())
+    java_opts = shipped["env"]["java"]["opts"]["all"]
     (conf / "config.yaml").write_text(_CONFIG.format(
-        host=HOST, slots=self.slots, rest_port=self.rest_port, tmp=self.state_dir / "tmp"))
+        host=HOST, slots=self.slots, rest_port=self.rest_port, tmp=self.state_dir / "tmp")
+        + f"env.java.opts.all: {json.dumps(java_opts)}\n")
 
   def _command(self, p: Process) -> list[str]:
     bin_dir = self.flink_home / "bin"
