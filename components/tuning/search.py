@@ -24,9 +24,10 @@ import keras_tuner as kt
 from components import hyperparameters
 from components.config import PipelineConfig, Strategy
 from components.trainer import loop
-from components.tuning import parallel, report
+from components.tuning import atomic_state, parallel, report
 
 log = logging.getLogger(__name__)
+atomic_state.install()
 RESULT_FILE = "result.json"
 PROGRESS_PREFIX = "[tuner] "
 
