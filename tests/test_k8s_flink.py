@@ -68,7 +68,7 @@ def taskmanager_task_heap(conf: dict[str, str], process: int) -> float:
   flink = process - overhead - size("taskmanager.memory.jvm-metaspace.size", "256m")
   network = min(max(flink * 0.1, size("taskmanager.memory.network.min", "64m")),
                 size("taskmanager.memory.network.max", "1t"))
-  managed = flink * 0.4
+  managed = flink * float(conf.get("taskmanager.memory.managed.fraction", "0.4"))
   return (flink - 128 * mib - 128 * mib  # framework heap and off-heap
           - size("taskmanager.memory.task.off-heap.size", "0m") - managed - network)
 
@@ -238,6 +238,8 @@ def test_flink_configuration_for_beam():
   # ... and they still fit: the TaskManager keeps a task heap for Beam's operators.
   process = flink_bytes(spec["taskManager"]["resource"]["memory"])
   assert taskmanager_task_heap(conf, process) >= 1024 * 2 ** 20
+  # ... and direct memory for the gRPC channels to the Python workers.
+  assert flink_bytes(conf["taskmanager.memory.task.off-heap.size"]) >= 512 * 2 ** 20
   assert taskmanager_task_heap(conf, 1024 * 2 ** 20) < 0  # (the model does say no)
   assert conf["restart-strategy.type"] == "fixed-delay"
   assert conf["restart-strategy.fixed-delay.attempts"] == "3"

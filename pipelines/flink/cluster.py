@@ -47,15 +47,18 @@ def cache_dir() -> Path:
 # At 100x the embedded data a TaskManager's heap ran out in a gRPC thread reading
 # from the Python worker, and Flink only logged it, leaving the job hung: more heap
 # (less managed memory, which Beam's runner barely uses), and such an error now
-# stops the TaskManager, so that the job restarts or fails instead.
+# stops the TaskManager, so that the job restarts or fails instead. Then the
+# gRPC channels ran out of direct memory (Flink leaves task code none): 512 MB of
+# task off-heap memory, with heap kept at 1.5 GB.
 _CONFIG = """\
 jobmanager.rpc.address: {host}
 jobmanager.bind-host: {host}
 jobmanager.memory.process.size: 1024m
 taskmanager.bind-host: {host}
 taskmanager.host: {host}
-taskmanager.memory.process.size: 3072m
-taskmanager.memory.managed.fraction: 0.2
+taskmanager.memory.process.size: 3584m
+taskmanager.memory.managed.fraction: 0.1
+taskmanager.memory.task.off-heap.size: 512m
 cluster.uncaught-exception-handling: FAIL
 taskmanager.memory.network.min: 384mb
 taskmanager.memory.network.max: 384mb
