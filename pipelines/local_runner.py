@@ -121,6 +121,15 @@ def _progress_on_console(log_file: Path, total: int,
     tf_logger.handlers = saved[3]
 
 
+def _flink_progress(config: PipelineConfig, job_name: str, since_ms: int,
+                    say: Callable[[str], None], progress: _ProgressHandler):
+  """On Flink, lines on the running step's Flink job while it runs."""
+  if config.beam.runner != "flink":
+    return contextlib.nullcontext()
+  from pipelines.flink.progress import JobProgress
+  return JobProgress(config.beam.address, job_name, since_ms, say, lambda: progress.running)
+
+
 def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bool = True,
         until: str | None = None):
   """Runs the pipeline; returns a run_summary.RunSummary. With `cache`, steps whose
@@ -174,7 +183,8 @@ def run(config: PipelineConfig, say: Callable[[str], None] = print, *, cache: bo
       from tfx.orchestration.pipeline import RunOptions  # a partial run (not in tfx.v1)
       run_options = RunOptions(to_nodes=[until])
     total = ids.index(until) + 1 if until else len(ids)
-    with _progress_on_console(log_file, total, say) as progress:
+    with (_progress_on_console(log_file, total, say) as progress,
+          _flink_progress(config, config.pipeline_name, started_ms, say, progress)):
       try:
         tfx.orchestration.LocalDagRunner().run(pipeline, run_options=run_options)
       except Exception as e:

@@ -126,6 +126,10 @@ def test_the_data_steps_on_flink_match_the_direct_runner(data_steps):
   # The start-up line and the summary name the runner and the Flink jobs.
   assert "beam: flink at 127.0.0.1:8081" in flink_run.stdout
   assert "beam steps ran on: direct" not in flink_run.stdout
+  # Inside each step (tens of seconds here), a line on its Flink job's progress.
+  watched = set(re.findall(r"^  (\w+): flink job [0-9a-f]{8} [a-z]+ \d+m\d\ds: \d+/\d+ tasks done",
+                           flink_run.stdout, re.M))
+  assert {"Ingest", "StatisticsGen", "Transform"} <= watched, flink_run.stdout[-2000:]
 
 
 def test_every_step_ran_as_a_flink_job_across_both_taskmanagers(data_steps, flink):

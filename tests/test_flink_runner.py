@@ -91,3 +91,34 @@ def test_an_unreachable_cluster_stops_the_run_before_any_step(tmp_path):
   assert "[1/" not in proc.stdout  # no step started
   assert not (tmp_path / "run" / "pipeline_root").exists()
   assert not (tmp_path / "run" / "metadata.sqlite").exists()
+
+
+def _job(jid, state, finished, start_ms=1_000_000, name="training-patterns"):
+  return {"jid": jid, "name": name, "state": state, "start-time": start_ms,
+          "tasks": {"finished": finished, "running": 4, "total": 80}}
+
+
+def test_progress_inside_a_flink_step_says_how_far_the_job_is_and_when_it_restarts():
+  from pipelines.flink.progress import JobProgress
+  said, step = [], ["Transform"]
+  watch = JobProgress("unused:1", "training-patterns", since_ms=1_000_000, say=said.append,
+                      step=lambda: step[0], every_s=30)
+  other = _job("e" * 32, "RUNNING", 1, name="someone-else")
+  earlier = _job("d" * 32, "RUNNING", 1, start_ms=999_999)  # before this run
+  watch.observe([other, earlier], now_ms=1_065_000, now=0)
+  assert said == []  # neither is this run's
+  watch.observe([_job("a" * 32, "RUNNING", 10)], now_ms=1_065_000, now=0)
+  assert said == ["  Transform: flink job aaaaaaaa running 1m05s: 10/80 tasks done, 4 running"]
+  watch.observe([_job("a" * 32, "RUNNING", 20)], now_ms=1_075_000, now=10)
+  assert len(said) == 1  # progress, but within 30 s of the last line
+  watch.observe([_job("a" * 32, "RESTARTING", 20)], now_ms=1_080_000, now=15)
+  assert said[-1].startswith("  Transform: flink job aaaaaaaa restarting")  # at once
+  watch.observe([_job("a" * 32, "RUNNING", 20)], now_ms=1_090_000, now=25)
+  watch.observe([_job("a" * 32, "RUNNING", 20)], now_ms=1_200_000, now=120)
+  assert len(said) == 3  # running again; then no progress, nothing to say
+  watch.observe([_job("a" * 32, "RUNNING", 70)], now_ms=1_210_000, now=130)
+  assert said[-1].endswith("70/80 tasks done, 4 running") and len(said) == 4
+  step[0] = None  # between steps
+  watch.observe([_job("b" * 32, "RUNNING", 1)], now_ms=1_300_000, now=200)
+  watch.observe([_job("b" * 32, "FINISHED", 80)], now_ms=1_300_000, now=200)
+  assert len(said) == 4
