@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import signal
+import threading
 import time
 from concurrent import futures
 
@@ -49,9 +51,24 @@ class SharedHostWorkerPool(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer
     self.context = multiprocessing.get_context("forkserver")
     self.context.set_forkserver_preload(PRELOAD)
     self.workers: list[multiprocessing.process.BaseProcess] = []
+    self._lock = threading.Lock()
+
+  def reap(self) -> None:
+    """Logs the workers that have ended and how. A worker killed by a signal leaves
+    no traceback, and its TaskManager may wait for it for ever: this line is the
+    only trace."""
+    with self._lock:
+      ended = [w for w in self.workers if not w.is_alive()]
+      self.workers = [w for w in self.workers if w.is_alive()]
+    for w in ended:
+      code = w.exitcode
+      if code is not None and code < 0:
+        _LOG.warning("%s was killed by %s", w.name, signal.Signals(-code).name)
+      elif code:
+        _LOG.warning("%s exited with code %d", w.name, code)
 
   def StartWorker(self, request, context):
-    self.workers = [w for w in self.workers if w.is_alive()]
+    self.reap()
     worker = self.context.Process(
         target=_run_worker, args=(request.control_endpoint.url, request.worker_id),
         name=f"beam-worker-{request.worker_id}")
@@ -59,9 +76,11 @@ class SharedHostWorkerPool(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer
       worker.start()
     except OSError as e:
       return beam_fn_api_pb2.StartWorkerResponse(error=f"cannot start a worker: {e}")
-    self.workers.append(worker)
+    with self._lock:
+      self.workers.append(worker)
+      running = len(self.workers)
     _LOG.info("started worker %s for %s (%d running)", request.worker_id,
-              request.control_endpoint.url, len(self.workers))
+              request.control_endpoint.url, running)
     return beam_fn_api_pb2.StartWorkerResponse()
 
   def StopWorker(self, request, context):
@@ -70,14 +89,14 @@ class SharedHostWorkerPool(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer
     return beam_fn_api_pb2.StopWorkerResponse()
 
 
-def serve(port: int) -> grpc.Server:
+def serve(port: int) -> tuple[grpc.Server, SharedHostWorkerPool]:
+  pool = SharedHostWorkerPool()
   server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-  beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(
-      SharedHostWorkerPool(), server)
+  beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(pool, server)
   if not server.add_insecure_port(f"127.0.0.1:{port}"):
     raise SystemExit(f"worker pool: cannot listen on 127.0.0.1:{port}")
   server.start()
-  return server
+  return server, pool
 
 
 def main(argv=None) -> None:
@@ -85,11 +104,12 @@ def main(argv=None) -> None:
   parser.add_argument("--port", type=int, required=True)
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-  server = serve(args.port)
+  server, pool = serve(args.port)
   _LOG.info("worker pool listening on 127.0.0.1:%d", args.port)
   try:
     while True:
-      time.sleep(3600)
+      time.sleep(5)
+      pool.reap()
   finally:
     server.stop(0)
 
