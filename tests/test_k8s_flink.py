@@ -311,8 +311,9 @@ def test_worker_pool_sidecar_listens_where_flink_looks_for_it():
   tm = containers(spec["taskManager"]["podTemplate"]["spec"])
   assert set(tm) == {MAIN, SIDECAR}
   sidecar = tm[SIDECAR]
-  assert sidecar["command"] == ["python", "-m", "apache_beam.runners.worker.worker_pool_main",
-                                f"--service_port={WORKER_POOL_PORT}"]
+  # Our pool: its workers do not hang on large bundles (pipelines/flink/sdk_data_plane.py).
+  assert sidecar["command"] == ["python", "-m", "pipelines.flink.worker_pool", "--host=0.0.0.0",
+                                f"--port={WORKER_POOL_PORT}"]
   assert [p["containerPort"] for p in sidecar["ports"]] == [WORKER_POOL_PORT]
   for probe in ("readinessProbe", "livenessProbe"):
     assert sidecar[probe]["tcpSocket"]["port"] == WORKER_POOL_PORT

@@ -18,6 +18,10 @@ A TaskManager asks for a new worker whenever a job's classes are reloaded, which
 in batch mode is every few stages: dozens per step. A fresh Python process spends
 seconds importing TensorFlow, so workers are forked from a multiprocessing
 forkserver that has imported it once.
+
+Each worker fits the SDK's data plane to the 2.62 runner before it starts
+(`sdk_data_plane.py`): without that, a bundle with much output hangs. That is why
+the Kubernetes sidecar (k8s/flink/) runs this pool too, one TaskManager per pool.
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ from concurrent import futures
 import grpc
 from apache_beam.portability.api import beam_fn_api_pb2, beam_fn_api_pb2_grpc
 
+from pipelines.flink import sdk_data_plane
+
 _LOG = logging.getLogger(__name__)
 # What a worker imports to run the pipeline's steps, loaded once by the forkserver.
 PRELOAD = ["apache_beam.runners.worker.sdk_worker", "tensorflow",
@@ -41,6 +47,7 @@ PRELOAD = ["apache_beam.runners.worker.sdk_worker", "tensorflow",
 
 def _run_worker(control_url: str, worker_id: str) -> None:
   from apache_beam.runners.worker.sdk_worker import SdkHarness
+  sdk_data_plane.fit_to_beam_2_62_runner()
   SdkHarness(control_url, worker_id=worker_id, state_cache_size=0,
              data_buffer_time_limit_ms=-1).run()
 
@@ -89,12 +96,12 @@ class SharedHostWorkerPool(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer
     return beam_fn_api_pb2.StopWorkerResponse()
 
 
-def serve(port: int) -> tuple[grpc.Server, SharedHostWorkerPool]:
+def serve(port: int, host: str = "127.0.0.1") -> tuple[grpc.Server, SharedHostWorkerPool]:
   pool = SharedHostWorkerPool()
   server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
   beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(pool, server)
-  if not server.add_insecure_port(f"127.0.0.1:{port}"):
-    raise SystemExit(f"worker pool: cannot listen on 127.0.0.1:{port}")
+  if not server.add_insecure_port(f"{host}:{port}"):
+    raise SystemExit(f"worker pool: cannot listen on {host}:{port}")
   server.start()
   return server, pool
 
@@ -102,10 +109,12 @@ def serve(port: int) -> tuple[grpc.Server, SharedHostWorkerPool]:
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--port", type=int, required=True)
+  parser.add_argument("--host", default="127.0.0.1",
+                      help="0.0.0.0 in a Kubernetes sidecar, where the kubelet probes the pod's IP")
   args = parser.parse_args(argv)
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-  server, pool = serve(args.port)
-  _LOG.info("worker pool listening on 127.0.0.1:%d", args.port)
+  server, pool = serve(args.port, args.host)
+  _LOG.info("worker pool listening on %s:%d", args.host, args.port)
   try:
     while True:
       time.sleep(5)
