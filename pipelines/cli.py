@@ -416,6 +416,9 @@ def _cmd_unschedule(args) -> int:
 
 def main(argv=None) -> int:
   args = _parser().parse_args(argv)
+  # Progress lines must reach `| tee`, nohup and CI logs while a step runs, not
+  # when a block-sized buffer fills.
+  sys.stdout.reconfigure(line_buffering=True)
   from components.csv_ingest.errors import DataError
   from components.registry.store import RegistryError
   try:
