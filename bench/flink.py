@@ -34,8 +34,8 @@ EMBEDDED_ROWS = 15002
 # The large run's CSV is cut into files (each with the header), as a day's data
 # arrives: Ingest reads one file per task, and a single file is read by one task.
 BIG_FILES = 8
-# A hung step is reported, not waited for (at 100x Ingest once hung here with
-# every stage RUNNING and idle CPU); the 1 GB run should take about half of this.
+# A hung step is reported, not waited for: Ingest hung here with idle CPUs until
+# pipelines/flink/sdk_data_plane.py. The 1 GB run takes about a third of this.
 RUN_TIMEOUT_S = 2700
 STEPS = ("Ingest", "StatisticsGen", "Transform")
 CONFIG = """\
