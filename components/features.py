@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from components.column_keys import column_key
 from components.config import PipelineConfig, TaskType
 from components.csv_ingest.rows import BYTES, FLOAT, ColumnSpec
 from components.csv_ingest.spans import Window
@@ -22,7 +23,9 @@ UNKNOWN_CLASS = b"<unknown>"
 
 
 def transformed_name(column: str) -> str:
-  return f"{column}_xf"
+  """The transformed feature of a raw column: the model's input and layer names.
+  From the column's safe key (column_keys.py), so that any CSV header works."""
+  return f"{column_key(column)}_xf"
 
 
 def label_kind(config: PipelineConfig) -> str:
@@ -48,7 +51,9 @@ def split_spec(config: PipelineConfig) -> SplitSpec:
     buckets.append(("test", d.test_buckets))
   return SplitSpec(buckets=tuple(buckets), key=d.split_key, min_rows=d.min_split_rows,
                    min_class_rows=d.min_class_rows,
-                   per_class=config.task.type != TaskType.REGRESSION)
+                   per_class=config.task.type != TaskType.REGRESSION,
+                   positive_class=(config.task.positive_class
+                                   if config.task.type == TaskType.BINARY else None))
 
 
 def span_window(config: PipelineConfig) -> Window:
@@ -64,8 +69,8 @@ def image_source(config: PipelineConfig) -> ImageSource:
 
 
 def label_vocabulary_name(config: PipelineConfig) -> str:
-  return f"{config.task.label}_vocab"
+  return f"{column_key(config.task.label)}_vocab"
 
 
 def categorical_vocabulary_name(column: str) -> str:
-  return f"{column}_vocab"
+  return f"{column_key(column)}_vocab"

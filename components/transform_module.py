@@ -9,7 +9,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components import features
+from components import column_keys, features
 from components.config import PipelineConfig, Strategy, TaskType
 
 
@@ -22,8 +22,15 @@ def tf_compat_v1(config: PipelineConfig) -> bool:
   Not for parameter-server training: a TF1 graph's lookup tables are initialized
   once, where it is loaded (the coordinator), and workers that read through the
   graph find them uninitialized. A TF2 graph's tables are created in each worker.
+
+  Nor for columns whose names are not ASCII identifiers (`Fare ($)`, `Größe`):
+  loading a TF1 graph turns its raw input names into Python argument names, and
+  fails on `Area m²` (not an identifier) or on `Bill (mm)` beside `Bill [mm]` (both
+  become `Bill__mm_`). A TF2 graph takes any name.
   """
-  return config.trainer.strategy != Strategy.PARAMETER_SERVER
+  names = config.features.all() + (config.task.label,)
+  return (config.trainer.strategy != Strategy.PARAMETER_SERVER
+          and all(column_keys.is_plain(n) for n in names))
 
 
 def _dense(x, default):
