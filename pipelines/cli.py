@@ -269,7 +269,13 @@ def _load(args):
 
 def _cmd_config(args) -> int:
   import yaml
-  print(yaml.safe_dump(_load(args).model_dump(mode="json"), sort_keys=False), end="")
+  config = _load(args)
+  # A file that reads back as this same config (`tpctl config > my.yaml`): run_dir as
+  # the absolute path it is (a relative one would be read relative to the file), and
+  # without step_view, which the pipeline sets on a step's view, never a file.
+  effective = config.model_dump(mode="json", exclude={"step_view"})
+  effective["run_dir"] = str(config.run_path)
+  print(yaml.safe_dump(effective, sort_keys=False), end="")
   return 0
 
 

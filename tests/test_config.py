@@ -37,6 +37,8 @@ def test_a_renamed_key_says_where_it_went(tmp_path):
 def test_a_step_view_cannot_come_from_a_config_file(tmp_path):
   with pytest.raises(ConfigError, match="step_view is set by the pipeline"):
     load_config(_write(tmp_path, "step_view: trainer\n"))
+  # ... but a null one (what `tpctl config` printed before it left the key out) reads.
+  assert load_config(_write(tmp_path, "step_view: null\n")).step_view is None
 
 
 def test_wrong_type_names_key_and_problem(tmp_path):
@@ -199,3 +201,29 @@ def test_unreadable_hyperparameters_file(tmp_path, content, message):
   path = _write(tmp_path, "tuner:\n  enabled: false\n  hyperparameters_file: hp.json\n")
   with pytest.raises(ConfigError, match=message):
     load_config(path)
+
+
+@pytest.mark.parametrize("shipped", [None, "flink_on_kubernetes.yaml", "memorize_heated_rod.yaml",
+                                     "memorize_projectile.yaml", "transfer_digits.yaml"])
+def test_tpctl_config_output_reads_back_as_the_same_config(tmp_path, shipped):
+  """`tpctl config > my.yaml`, then `--config my.yaml`: the same configuration,
+  printed the same, wherever my.yaml is kept."""
+  import os
+  import subprocess
+  import sys
+  from tests.conftest import REPO
+  cli = [sys.executable, "-m", "pipelines.cli", "config"]
+  source = ["--config", str(REPO / "pipelines" / "configs" / shipped)] if shipped else []
+  printed = subprocess.run(cli + source, cwd=tmp_path, capture_output=True, text=True,
+                           check=True).stdout
+  (tmp_path / "elsewhere").mkdir()
+  mine = tmp_path / "elsewhere" / "my.yaml"
+  mine.write_text(printed)
+  again = subprocess.run(cli + ["--config", str(mine)], cwd=REPO, capture_output=True,
+                         text=True)
+  assert again.returncode == 0, again.stderr
+  assert again.stdout == printed
+  original = load_config(source[1] if shipped else None)
+  if not os.path.isabs(original.run_dir):  # the default: relative to where it ran
+    original = original.model_copy(update={"run_dir": str(tmp_path / original.run_dir)})
+  assert load_config(mine) == original
