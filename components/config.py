@@ -20,6 +20,8 @@ from typing import Literal, Optional, Union
 import pydantic
 import yaml
 
+from components import column_keys
+
 
 class ConfigError(ValueError):
   """A configuration problem, with a one-line message naming the file and key."""
@@ -602,6 +604,10 @@ class PipelineConfig(_Strict):
       raise ValueError("no features configured")
     if self.task.label in features:
       raise ValueError(f"label {self.task.label!r} is also listed as a feature")
+    clash = column_keys.colliding(features + (self.task.label,))
+    if clash:  # a hash collision of two headers' safe keys: never silently one column
+      raise ValueError(f"columns {clash[0]!r} and {clash[1]!r} get the same internal key "
+                       f"{column_keys.column_key(clash[0])!r}; rename one of them")
     if self.kubeflow.trainer:
       _check_cluster(self.trainer.strategy, self.kubeflow.trainer.workers,
                      self.kubeflow.trainer.ps, "kubeflow.trainer")
@@ -838,7 +844,7 @@ def load_config(path: Optional[str | os.PathLike] = None,
   if "beam_workers" in raw:  # renamed when Beam learned to run in process
     raise ConfigError(f"{source}: beam_workers is now beam.workers (beam.mode chooses "
                       f"between in process and worker processes)")
-  if "step_view" in raw:
+  if raw.get("step_view") is not None:  # (null: a `tpctl config` of an older version)
     raise ConfigError(f"{source}: step_view is set by the pipeline, not in a config")
   try:
     config = PipelineConfig.model_validate(raw)
