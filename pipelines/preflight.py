@@ -91,6 +91,7 @@ def check_images(config: PipelineConfig) -> tuple[list[str], int]:
   source = features.image_source(config)
   kept, counts = image_listing.assign_splits(
       image_listing.list_images(source), features.split_spec(config), source.per_class)
+  counts.check_learnable("class", source.dir or source.csv or "the digits sample")
   warnings = counts.check()
   total = 0
   for _, image in kept:

@@ -186,3 +186,65 @@ def test_preflight_answers_without_importing_tensorflow(tmp_path, taxi_slice, ca
                         env={**os.environ, "PYTHONPATH": str(REPO)})
   assert proc.stdout.splitlines()[-1] == (f"exit {0 if case == 'check' else 2} imported []")
   assert "tensorflow" not in proc.stderr.lower()  # no C++ start-up lines either
+
+
+# -- A label that cannot be learned: one class, as the model would see it.
+
+def test_a_binary_label_with_a_single_value_is_refused(tmp_path, taxi_slice):
+  config = _setup(tmp_path, taxi_slice)
+  header = (tmp_path / "data" / "data.csv").read_text().splitlines()[0].split(",")
+  label = header.index("big_tipper")
+
+  def every_trip_tips(lines):
+    for i in range(1, len(lines)):
+      cells = lines[i].split(",")
+      if len(cells) == len(header):  # (a quoted comma would shift cells: none here)
+        cells[label] = "1"
+        lines[i] = ",".join(cells)
+  _edit_csv(tmp_path, every_trip_tips)
+  proc = run_tpctl("run", "--config", str(config), cwd=tmp_path)
+  _assert_clean_failure(proc, tmp_path, "data.csv: label 'big_tipper' has a single value, "
+                        "'1' (", "a binary task needs rows of both classes")
+
+
+def test_a_binary_label_without_the_positive_value_is_refused(tmp_path, taxi_slice):
+  config = _setup(tmp_path, taxi_slice, "task:\n  positive_class: 'yes'\n")
+  proc = run_tpctl("run", "--config", str(config), cwd=tmp_path)
+  _assert_clean_failure(proc, tmp_path, "data.csv: label 'big_tipper' never has the value "
+                        "task.positive_class 'yes' (found '0' (", "'1' (",
+                        "set task.positive_class")
+
+
+def test_a_multiclass_label_with_a_single_class_is_refused(tmp_path, penguins_csv):
+  lines = penguins_csv.read_text().splitlines()
+  only_adelie = [lines[0]] + [l for l in lines[1:] if ",Adelie," in f",{l},"]
+  config = _penguins(tmp_path, penguins_csv, data="\n".join(only_adelie).encode() + b"\n")
+  proc = run_tpctl("run", "--config", str(config), cwd=tmp_path)
+  _assert_clean_failure(proc, tmp_path, "penguins.csv: label 'species' has a single value, "
+                        f"'Adelie' ({len(only_adelie) - 1} rows)",
+                        "a multiclass task needs at least two classes")
+
+
+def test_an_eval_split_of_one_class_is_refused_whatever_min_class_rows(tmp_path):
+  """Both classes exist, but every positive row's key hashes into train: with
+  min_class_rows 0 nothing else stops it, and on eval AUC would be undefined."""
+  from components.csv_ingest import splits
+  spec = splits.SplitSpec(buckets=(("train", 8), ("eval", 2)), key="id")
+  splitter = splits.Splitter(spec, ["id", "x", "y"], ())
+  rows, positives = [], 0
+  for i in range(2000):
+    to_train = splitter.split_of([f"k{i}", "", ""]) == 0
+    label = 1 if to_train and positives < 100 else 0
+    positives += label
+    rows.append(f"k{i},{i % 7},{label}")
+  (tmp_path / "data").mkdir()
+  (tmp_path / "data" / "d.csv").write_text("id,x,y\n" + "\n".join(rows) + "\n")
+  config = write_config(tmp_path, """\
+      run_dir: run
+      data: {dir: data, split_key: id, min_class_rows: 0}
+      task: {label: y}
+      features: {numeric: [x], categorical: [], coordinates: []}
+      """)
+  proc = run_tpctl("run", "--config", str(config), cwd=tmp_path)
+  _assert_clean_failure(proc, tmp_path, "split 'eval' holds rows of one class only "
+                        "('not 1': ", "no metric can judge a model on it")

@@ -128,3 +128,14 @@ def test_executor_rejects_bad_values_without_a_preflight(tmp_path):
   d = _write(tmp_path, HEADER + "k1,1.5,Paris,zz,1\nk2,twelve,Rome,zz,0\n")
   with pytest.raises(Exception, match="column 'x': value 'twelve' is not a number"):
     _run_executor(d, tmp_path / "out")
+
+
+def test_executor_refuses_a_label_of_one_class_without_a_preflight(tmp_path):
+  """On Kubeflow there is no pre-flight: Ingest itself refuses a label that gives
+  the model one class, naming the file, the label and the value it found."""
+  d = _write(tmp_path, HEADER + "".join(f"k{i},{i},c,zz,yes\n" for i in range(200)))
+  spec = splits.SplitSpec(buckets=(("train", 4), ("eval", 1)), key="key", per_class=True,
+                          positive_class="yes")
+  with pytest.raises(DataError, match=r"a.csv: label 'y' has a single value, 'yes' "
+                     r"\(200 rows\): a binary task needs rows of both classes"):
+    _run_executor(d, tmp_path / "out", spec)

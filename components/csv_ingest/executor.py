@@ -5,7 +5,8 @@ gzip TFRecords come from TFX. Reading and splitting are ours: every file goes
 through the same reader, row parser and split function as the pre-flight check
 (`survey.scan_file`), so Ingest writes exactly the splits the pre-flight printed,
 and its errors name the file and line too. After writing, it checks the split
-sizes (on Kubeflow there is no pre-flight) and records them on the artifact.
+sizes and that the label gives the model two classes or more (on Kubeflow there is
+no pre-flight), and records the sizes on the artifact.
 """
 from __future__ import annotations
 
@@ -163,11 +164,14 @@ class Executor(BaseExampleGenExecutor):
       f.write(json.dumps(self._spans, indent=2))
     # In MLMD too: which data a model saw is lineage.
     examples.set_json_value_custom_property("spans", self._spans["spans"])
-    _, split_spec = specs_from_exec_properties(exec_properties)
+    columns, split_spec = specs_from_exec_properties(exec_properties)
     with fileio.open(self._counts_path, "r") as f:
       counts = splits.SplitCounts.from_dict(split_spec, json.loads(f.read()))
     for split in split_spec.names:
       logging.info("Ingest split %s", counts.describe(split))
+    files = self._spans["files"]
+    counts.check_learnable(columns.label, files[0] if len(files) == 1
+                           else self._spans["data_dir"])
     for warning in counts.check():  # raises for a split that is too small
       logging.warning("Ingest: %s", warning)
     examples.set_json_value_custom_property(

@@ -28,17 +28,27 @@ class SplitSpec:
   min_rows: int = 0  # per split
   min_class_rows: int = 0  # per split and class (classification only)
   per_class: bool = False  # classification: count and check rows per class
+  # Binary tasks: the label value that is the positive class; every other value is
+  # the negative one. (None: each label value is a class of its own.)
+  positive_class: Optional[str] = None
 
   def to_dict(self) -> dict:
     return {"buckets": [list(b) for b in self.buckets], "key": self.key,
             "min_rows": self.min_rows, "min_class_rows": self.min_class_rows,
-            "per_class": self.per_class}
+            "per_class": self.per_class, "positive_class": self.positive_class}
 
   @classmethod
   def from_dict(cls, d: Mapping) -> "SplitSpec":
     return cls(buckets=tuple((str(n), int(b)) for n, b in d["buckets"]), key=d.get("key"),
                min_rows=int(d["min_rows"]), min_class_rows=int(d["min_class_rows"]),
-               per_class=bool(d["per_class"]))
+               per_class=bool(d["per_class"]), positive_class=d.get("positive_class"))
+
+  def model_class(self, label: str) -> str:
+    """The class a label value is to the model: itself, or (binary) the positive
+    value or 'not <positive value>'."""
+    if self.positive_class is None:
+      return label
+    return label if label == self.positive_class else f"not {self.positive_class}"
 
   @property
   def names(self) -> list[str]:
@@ -106,6 +116,39 @@ class SplitCounts:
       line += f"  ({shown}{more})"
     return line
 
+  def model_classes(self, split: Optional[str] = None) -> collections.Counter:
+    """Rows per class as the model sees them, in one split or in all of them."""
+    out: collections.Counter = collections.Counter()
+    for name in [split] if split else self.spec.names:
+      for label, n in self.rows[name].items():
+        out[self.spec.model_class(label)] += n
+    return out
+
+  def check_learnable(self, label: str, where: str) -> None:
+    """Raises DataError, naming `where` (the data) and the label values found, when a
+    classification label gives the model a single class: such a model scores
+    accuracy 1 and an undefined AUC, and is no model at all."""
+    spec = self.spec
+    if not spec.per_class:
+      return
+    values: collections.Counter = collections.Counter()
+    for counter in self.rows.values():
+      values.update(counter)
+    found = ", ".join(f"{v!r} ({n:,} rows)" for v, n in values.most_common(5)) + (
+        f" and {len(values) - 5} more" if len(values) > 5 else "")
+    if spec.positive_class is not None:
+      if spec.positive_class not in values:
+        raise DataError(f"{where}: label {label!r} never has the value task.positive_class "
+                        f"{spec.positive_class!r} (found {found}): every row would be "
+                        "negative; set task.positive_class to the positive value")
+      if len(values) == 1:
+        raise DataError(f"{where}: label {label!r} has a single value, {found}: a binary "
+                        "task needs rows of both classes (task.positive_class "
+                        f"{spec.positive_class!r} and any other value)")
+    elif len(values) == 1:
+      raise DataError(f"{where}: label {label!r} has a single value, {found}: a "
+                      "multiclass task needs at least two classes")
+
   def check(self) -> list[str]:
     """Raises DataError for a split too small to train or judge on; returns warnings."""
     spec = self.spec
@@ -125,6 +168,14 @@ class SplitCounts:
           raise DataError(f"split {split!r} has {k} rows of class {cls!r}, fewer than "
                           f"data.min_class_rows ({spec.min_class_rows}): {fix}, or "
                           "lower data.min_class_rows for a rare class")
+    for split in spec.names[1:]:
+      # Whatever min_class_rows allows: on one class no metric judges a model
+      # (AUC is undefined, accuracy is the share of that class).
+      held = self.model_classes(split)
+      if len(held) == 1:
+        [(cls, k)] = held.items()
+        raise DataError(f"split {split!r} holds rows of one class only ({cls!r}: {k:,} "
+                        f"rows): no metric can judge a model on it; {fix}")
     warnings = []
     for split in spec.names[1:]:
       for cls in sorted(set(self.rows[split]) - set(trained)):

@@ -112,5 +112,6 @@ def survey(data_dir: str, columns: rows.ColumnSpec, split_spec: splits.SplitSpec
     if summary.rows == 0:
       raise DataError(f"{path}: no data rows with a label")
     summaries.append(summary)
+  counts.check_learnable(columns.label, files[0] if len(files) == 1 else data_dir)
   warnings = counts.check()
   return DataSummary(data_dir, header, summaries, counts, warnings, chosen)

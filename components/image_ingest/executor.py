@@ -74,6 +74,7 @@ class Executor(BaseExampleGenExecutor):
                                                source.per_class)
     for split in spec.names:
       logging.info("Ingest split %s", self._counts.describe(split))
+    self._counts.check_learnable("class", source.dir or source.csv or "the digits sample")
     for warning in self._counts.check():  # raises for a split that is too small
       logging.warning("Ingest: %s", warning)
     print(f"[ingest] {len(kept):,} images from {source.describe()}", flush=True)
