@@ -82,3 +82,13 @@ def test_model_below_threshold_is_not_blessed_and_not_pushed(small_run, tmp_path
 ])
 def test_push_decision_names_both_scores_and_the_reason(blessed, current, ckpt, pushed, reason):
   assert registry_pusher.decide(blessed, 0.91, 0.90, "auc", current, ckpt) == (pushed, reason)
+
+
+@pytest.mark.parametrize("candidate, shown", [(float("nan"), "NaN"), (None, "unknown")])
+@pytest.mark.parametrize("current", [{}, {"version": 3, "checkpoint_path": "p/ckpt-9"}])
+def test_an_undefined_blessing_metric_never_pushes(candidate, shown, current):
+  """TFMA's bounds let NaN through (no comparison with NaN fails): an AUC on an eval
+  split of one class would bless any model. Blessed or not, it is not pushed."""
+  push, reason = registry_pusher.decide(True, candidate, 0.9, "auc", current, "c/ckpt-5")
+  assert not push
+  assert reason.startswith(f"candidate auc is {shown} (undefined on this eval data")

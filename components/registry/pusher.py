@@ -10,6 +10,7 @@ checkpoint and warm-start source, with the schema and statistics it was trained 
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any, Dict, List
 
@@ -39,6 +40,11 @@ def decide(blessed: bool, candidate: Any, baseline: Any, metric: str, current: d
   if current and current.get("checkpoint_path") == checkpoint_path:
     return False, (f"the candidate is production version {current['version']} "
                    f"(same checkpoint)")
+  if candidate is None or math.isnan(candidate):
+    # TFMA's thresholds let an undefined value through (NaN fails no comparison):
+    # AUC on an eval split of one class, say. A bound that says nothing blesses nothing.
+    return False, (f"candidate {metric} is {shown(candidate) if candidate is None else 'NaN'}"
+                   f" (undefined on this eval data, e.g. a single class): cannot be judged")
   if not current:
     verdict = "passes the bound" if blessed else "fails the bound"
     return blessed, f"no production model yet; candidate {metric} {shown(candidate)} {verdict}"
