@@ -37,6 +37,8 @@ tuner: {enabled: false}
 trainer:
   train_steps: 600
   num_checkpoints: 3
+  # Far fewer than the grid's 493 points: memorising must score every point anyway.
+  eval_examples: 10
   polish_steps: 800
   precision: float64
   lr_schedule: cosine
@@ -87,6 +89,32 @@ def test_the_pushed_model_meets_the_tolerance_at_every_grid_point(comparison):
   worst = int(np.argmax(errors))
   assert errors[worst] <= TOLERANCE, (
       f"worst error {errors[worst]:.3f} m at angle {angle[worst]}, speed {speed[worst]}")
+
+
+def test_the_selected_checkpoints_score_is_its_worst_error_over_the_whole_grid(comparison):
+  """trainer.eval_examples (10) is far below the grid's 493 points. In memorize mode
+  the in-loop scoring that selects checkpoints must still see every point: the
+  worst error recorded for the pushed checkpoint is the worst over the whole grid,
+  measured here on the pushed model and every example of the eval split (scoring
+  10 points, it would be the worst of those 10)."""
+  import glob
+  from components.trainer import checkpoints
+  _, memorize, _, _ = comparison
+  registry = store.Registry(memorize.serving_path)
+  current = registry.current()
+  state = checkpoints.read_state(str(Path(current.checkpoint_path).parent))
+  [recorded] = [h["eval"]["max_abs_error"] for h in state["history"]
+                if h["step"] == current.checkpoint_step]
+  files = glob.glob(str(memorize.run_path / "pipeline_root" / "Ingest" / "examples" / "*"
+                        / "Split-eval" / "*.gz"))
+  records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+  labels = np.array([tf.train.Example.FromString(r).features.feature["range_m"]
+                     .float_list.value[0] for r in records])
+  assert len(records) == 29 * 17
+  serve = tf.saved_model.load(registry.path(current.version)).signatures["serving_default"]
+  predicted = serve(examples=tf.constant(records))["scores"].numpy().reshape(-1)
+  # (abs: the served model's float32 output rounds ranges of up to 446 m by ~3e-5.)
+  assert recorded == pytest.approx(float(np.max(np.abs(predicted - labels))), abs=1e-4)
 
 
 def test_the_usual_way_is_worse_over_the_whole_grid(comparison):
