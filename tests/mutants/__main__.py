@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-_FAILED = re.compile(r"^FAILED (\S+)", re.M)
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
 
 
 @dataclasses.dataclass
