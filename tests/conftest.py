@@ -46,7 +46,8 @@ _LONGEST_FIRST = ["test_retraining.py", "test_pipeline_e2e.py", "test_flink_e2e.
                   "test_kubeflow_compiled.py",
                   "test_memorize_e2e.py", "test_transfer_e2e.py",
                   "test_tuner.py", "test_distributed.py", "test_blessing.py",
-                  "test_checkpoints.py", "test_own_csv_e2e.py"]
+                  "test_checkpoints.py", "test_own_csv_e2e.py", "test_user_headers_e2e.py",
+                  "test_restored_learning_rate.py"]
 
 
 # The files that read the session-wide `small_run`: they share a worker, so that it
