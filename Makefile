@@ -109,3 +109,29 @@ lock:
 
 clean-venv:
 	rm -rf $(VENV)
+
+# A real single-node Kubernetes v1.34.4 on this machine (scripts/cluster/, needs
+# root): binaries compiled from pinned sources through the Go module proxy into
+# .cache/cluster (about 14 minutes the first time on 2 cores, then nothing), and
+# Debian's containerd, runc and CNI plugins at pinned versions. Then
+# containerd, etcd, the control plane, the kubelet, kube-proxy, CoreDNS and local
+# volumes for k8s/base/pvcs.yaml; a few seconds once built. Idempotent: it
+# restarts only what died. Then
+#   kubectl --kubeconfig /var/lib/training-patterns-cluster/kubeconfig/admin.kubeconfig get nodes
+# (.cache/cluster/bin/kubectl: the system's is too old), and scripts/cluster/smoke.sh
+# checks it end to end.
+.PHONY: cluster cluster-status cluster-down
+cluster:
+	scripts/cluster/build.sh
+	scripts/cluster/cluster.sh up
+
+# Which cluster processes run, apiserver health and node Ready; fails if unhealthy.
+cluster-status:
+	scripts/cluster/cluster.sh status
+
+# Stops the cluster and puts the host back (processes, mounts, bridge, network
+# namespaces, cgroups, nft tables, sysctls); keeps the certificates, etcd data
+# and the volumes' data for the next `make cluster`. A few seconds.
+# scripts/cluster/cluster.sh down --purge deletes those too.
+cluster-down:
+	scripts/cluster/cluster.sh down
