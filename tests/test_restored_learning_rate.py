@@ -81,13 +81,16 @@ def _train(config, transformed, checkpoint_dir, tmp_path, *, warm=None, crash_at
 
 
 @pytest.fixture(scope="module", params=["constant", "cosine"])
-def rates(request, transformed, tmp_path_factory, ):
-  """Each kind of restore, on one schedule: the rates each run applied."""
+def rates(request, transformed, tmp_path_factory):
+  """Each kind of restore, on one schedule: the rates each run applied. A constant
+  rate is a plain number (a variable the checkpoint holds and a restore brings
+  back); cosine comes with a warm-up (a schedule, positioned by the restored step)."""
   patch = pytest.MonkeyPatch()
   patch.setattr(keras.optimizers, "Adam", RecordingAdam)  # what loop.build creates
   tmp = tmp_path_factory.mktemp(f"rates-{request.param}")
   base, _, _ = transformed
-  config = _with(base, lr_schedule=request.param, warmup_steps=WARMUP,
+  config = _with(base, lr_schedule=request.param,
+                 warmup_steps=WARMUP if request.param == "cosine" else 0,
                  hyperparameters=base.trainer.hyperparameters.model_copy(
                      update={"learning_rate": TRAINED_AT}))
   own = tmp / "own"
