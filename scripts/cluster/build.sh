@@ -2,11 +2,15 @@
 # Why: nothing can be pulled here (no container registry, no release downloads),
 # so the cluster's binaries are compiled from pinned sources fetched through the
 # Go module proxy: Kubernetes v1.34.4 and etcd v3.6.4 from build/kube, CoreDNS
-# v1.12.1 from build/coredns, and our own pause program from build/pause. Each
+# v1.12.1 from build/coredns, our own pause program from build/pause, and the
+# operators: the Kubeflow Training Operator v1.8.1 from build/training-operator
+# and Katib v0.19.0 (controller, DB manager, file metrics collector, goptuna
+# suggestion service) from build/katib. Each
 # binary gets a stamp keyed by its module's go.mod + go.sum (+ its own .go files),
 # the Go version and the ldflags, so a second run builds nothing. Then the two
-# images the cluster runs (pause, CoreDNS) are written as OCI archives.
-# A cold build is about 14 minutes of compiling on 2 cores; run it in the
+# images the cluster runs (pause, CoreDNS, and Katib's four) are written as OCI
+# archives. A cold build is about 14 minutes of compiling on 2 cores for the
+# cluster plus about 7 for the operators; run it in the
 # background with its output in a log when driving it by hand.
 #
 #   scripts/cluster/build.sh           build what is missing or out of date
@@ -51,6 +55,14 @@ targets() {
   echo "etcd|kube|go.etcd.io/etcd/server/v3|-s -w|about 20 s"
   echo "coredns|coredns|github.com/coredns/coredns|-s -w|about 3 min"
   echo "pause|pause|.|-s -w|a few seconds"
+  # The operators (operators.sh): the Training Operator runs as a local process,
+  # Katib's as images.
+  local to=github.com/kubeflow/training-operator/cmd kt=github.com/kubeflow/katib/cmd
+  echo "training-operator|training-operator|$to/training-operator.v1|-s -w|about 3.5 min"
+  echo "katib-controller|katib|$kt/katib-controller/v1beta1|-s -w|about 3.5 min"
+  echo "katib-db-manager|katib|$kt/db-manager/v1beta1|-s -w|a few seconds"
+  echo "file-metricscollector|katib|$kt/metricscollector/v1beta1/file-metricscollector|-s -w|a few seconds"
+  echo "goptuna-suggestion|katib|$kt/suggestion/goptuna/v1beta1|-s -w|about 10 s"
 }
 
 # The system kubectl is used when it is the same minor version; a client more
@@ -87,16 +99,23 @@ while IFS='|' read -r name mod pkg ldflags eta; do
 done < <(targets)
 if ! need_kubectl; then rm -f "$BIN_DIR/kubectl" "$BIN_DIR/.kubectl.stamp"; fi
 ((rc == 0)) || exit "$rc"
+((check_only == 0)) || exit 0
 
-# The images, rewritten when their binary is newer than the archive.
+# The images, rewritten when their binary (or oci_image.py) is newer than the archive.
 mkdir -p "$IMAGE_DIR"
-image() { # archive name, image ref, binary
-  local out=$IMAGE_DIR/$1.tar
-  if [[ ! -f $out || $BIN_DIR/$3 -nt $out ]]; then
-    python3 "$CLUSTER_SRC/oci_image.py" --name "$2" --out "$out.tmp" --entrypoint "/$3" \
-      "$BIN_DIR/$3:/$3" && mv -f "$out.tmp" "$out"
+image() { # archive name, image ref, binary, [dir in the image, as upstream's Dockerfile has it]
+  local out=$IMAGE_DIR/$1.tar dir=${4:-}
+  if [[ ! -f $out || $BIN_DIR/$3 -nt $out || $CLUSTER_SRC/oci_image.py -nt $out ]]; then
+    python3 "$CLUSTER_SRC/oci_image.py" --name "$2" --out "$out.tmp" --entrypoint "$dir/$3" \
+      --workdir "${dir:-/}" "$BIN_DIR/$3:$dir/$3" && mv -f "$out.tmp" "$out"
     log "wrote image $2 ($(du -m "$out" | cut -f1) MiB)"
   fi
 }
 image pause "$PAUSE_IMAGE" pause
 image coredns "$COREDNS_IMAGE" coredns
+# Katib's, laid out as upstream's Dockerfiles do: its manifests run
+# ./katib-controller and ./katib-db-manager from the working directory.
+image katib-controller "$KATIB_CONTROLLER_IMAGE" katib-controller /app
+image katib-db-manager "$KATIB_DB_MANAGER_IMAGE" katib-db-manager /app
+image file-metrics-collector "$KATIB_METRICS_COLLECTOR_IMAGE" file-metricscollector /app
+image suggestion-goptuna "$KATIB_GOPTUNA_IMAGE" goptuna-suggestion /opt/katib

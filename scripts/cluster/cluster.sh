@@ -9,7 +9,8 @@
 #
 #   cluster.sh up       start what is not running (idempotent; restarts only what died)
 #   cluster.sh status   processes, apiserver health, node Ready; non-zero if unhealthy
-#   cluster.sh down     stop everything and put the host back as `up` found it
+#   cluster.sh down     stop everything (operators.sh down first) and put the host
+#                       back as `up` found it
 #   cluster.sh down --purge   also delete the certificates, etcd data and volumes
 #
 # Where things live, and why there: the cluster owns machine-wide things (ports
@@ -33,17 +34,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PKI=$STATE/pki
 KCFG=$STATE/kubeconfig
 CONF=$STATE/config
-LOGS=$STATE/logs
 VOLUMES=$STATE/volumes
 BASELINE=$STATE/host-baseline        # what `up` found on the host; `down` restores it
 KUBELET_ROOT=$STATE/kubelet
 CTRD_ROOT=$STATE/containerd
 CNI_CONF_DIR=$STATE/cni/net.d
 CNI_IPAM_DIR=$STATE/cni/ipam
-CTRD_SOCK=$RUN/containerd/containerd.sock
 
 BRIDGE=tpcluster0
-NODE_IP=10.244.0.1
 POD_CIDR=10.244.0.0/24
 CLUSTER_CIDR=10.244.0.0/16
 SERVICE_CIDR=10.96.0.0/16
@@ -140,17 +138,6 @@ stop() { # names...: SIGTERM to all of them, then SIGKILL to any alive after 10 
     fi
   done
   log "stopped ${names[*]} in $(since "$t0")"
-}
-
-wait_for() { # description, seconds, command...
-  local what=$1 secs=$2 t0; shift 2
-  t0=$(now)
-  until "$@" >/dev/null 2>&1; do
-    if awk -v a="$t0" -v b="$(now)" -v s="$secs" 'BEGIN { exit !(b - a > s) }'; then
-      die "$what not ready after $secs s; see $LOGS/"
-    fi
-    sleep 0.1
-  done
 }
 
 # ------------------------------------------------------------ prerequisites
@@ -750,6 +737,8 @@ cmd_down() {
   [[ ${1:-} == --purge ]] && purge=1
   [[ $(id -u) == 0 ]] || die "must run as root" 2
   t0=$(now)
+  # The operators (and MariaDB) first, while the apiserver still answers.
+  "$CLUSTER_SRC/operators.sh" down || log "operators.sh down failed; going on"
   # The API side first, so nothing reschedules or restarts what we stop.
   stop kube-proxy kube-scheduler kube-controller-manager kubelet
   # kube-proxy's nftables tables, and only them: its --cleanup would also run

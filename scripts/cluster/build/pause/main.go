@@ -6,6 +6,7 @@
 //	                      orphans like the upstream pause (it is PID 1 when the
 //	                      pod shares its PID namespace)
 //	pause echo WORDS...   print WORDS and exit 0
+//	pause printenv NAME   print the environment variable NAME; exit 1 if unset
 //	pause lookup NAME     resolve NAME with the pod's resolv.conf; exit 1 if it
 //	                      does not resolve
 //	pause sleep SECONDS   sleep, then exit 0
@@ -36,6 +37,15 @@ func main() {
 	switch os.Args[1] {
 	case "echo":
 		fmt.Println(strings.Join(os.Args[2:], " "))
+	case "printenv":
+		if len(os.Args) != 3 {
+			fail("usage: pause printenv NAME")
+		}
+		v, ok := os.LookupEnv(os.Args[2])
+		if !ok {
+			fail(os.Args[2] + " is not set")
+		}
+		fmt.Println(v)
 	case "lookup":
 		if len(os.Args) != 3 {
 			fail("usage: pause lookup NAME")
