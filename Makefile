@@ -145,3 +145,11 @@ cluster-status:
 # scripts/cluster/cluster.sh down --purge deletes those too.
 cluster-down:
 	scripts/cluster/cluster.sh down
+
+# The manifests of k8s/ against the real cluster (bench/cluster.py): brings it up,
+# runs both smoke checks, offers every object of each kustomization to the API
+# server (server-side dry run, real CRDs and webhooks), records times and memory in
+# BENCHMARKS.md, and takes the cluster down. About 2 minutes once built; needs root.
+.PHONY: cluster-check
+cluster-check: setup
+	$(PY) -m bench.cluster
