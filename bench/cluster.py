@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from bench import report
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,9 +56,9 @@ def must(what: str, result: tuple[float, subprocess.CompletedProcess]) -> float:
   return seconds
 
 
-def kubectl(*args: str) -> subprocess.CompletedProcess:
+def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
   return subprocess.run([str(KUBECTL), "--kubeconfig", KUBECONFIG, *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=300)
+                        input=stdin, capture_output=True, text=True, timeout=300)
 
 
 def peak_rss_mib() -> dict[str, int]:
@@ -83,6 +85,41 @@ def dry_run(kustomization: str) -> tuple[list[str], list[str]]:
   return accepted, errors
 
 
+LAUNCHER_SA = "system:serviceaccount:kubeflow:pipeline-runner"  # k8s/kfp's subject
+STEP_SA = "system:serviceaccount:training-patterns:training-patterns"  # k8s/base's
+# (who, verb, resource, allowed?): every call the launchers make (create, get and
+# delete their object, list pods, read a pod's log; components/launchers/) and the
+# CronJob's one (its config), each granted; and near misses, each refused.
+RBAC = [
+    *[(LAUNCHER_SA, verb, f"{kind}.kubeflow.org", True)
+      for kind in ("tfjobs", "experiments") for verb in ("create", "get", "delete")],
+    (LAUNCHER_SA, "list", "pods", True),
+    (LAUNCHER_SA, "get", "pods --subresource=log", True),
+    (LAUNCHER_SA, "list", "tfjobs.kubeflow.org", False),
+    (LAUNCHER_SA, "delete", "pods", False),
+    (LAUNCHER_SA, "get", "secrets", False),
+    (STEP_SA, "get", "configmaps/training-patterns-config", True),
+    (STEP_SA, "get", "configmaps/another-config", False),
+    (STEP_SA, "list", "configmaps", False),
+    (STEP_SA, "create", "tfjobs.kubeflow.org", False),
+]
+
+
+def rbac_rows() -> tuple[list[str], int]:
+  """`kubectl auth can-i` for each RBAC line, against the Roles really applied."""
+  rows, wrong = [], 0
+  for who, verb, resource, allowed in RBAC:
+    # ("resource/name" names one object; a subresource takes --subresource.)
+    proc = kubectl("auth", "can-i", verb, *resource.split(), "-n", "training-patterns",
+                   f"--as={who}")
+    answer = proc.stdout.strip() or proc.stderr.strip()
+    ok = (answer == "yes") == allowed
+    wrong += not ok
+    rows.append(f"| `{who.rsplit(':', 1)[1]}` | {verb} {resource} | "
+                f"{'allowed' if allowed else 'refused'} | {answer} | {'ok' if ok else 'WRONG'} |")
+  return rows, wrong
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--keep-up", action="store_true", help="leave the cluster running")
@@ -104,6 +141,16 @@ def main(argv=None) -> None:
     verdict = "all accepted" if not errors else "; ".join(errors)[:300]
     say(f"{k}: {len(accepted)} object(s) accepted; {verdict}")
     rows.append(f"| `{k}` | {len(accepted)} | {verdict} |")
+  # RBAC as the API server decides it: the base's (as kustomize renders it: the
+  # binding's subject gets its namespace there) and the launchers' Role applied.
+  rendered = yaml.safe_load_all(kubectl("kustomize", "k8s/base").stdout)
+  rbac_objects = [o for o in rendered if o and o["kind"] in ("ServiceAccount", "Role",
+                                                               "RoleBinding")]
+  kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(rbac_objects))
+  kubectl("apply", "--server-side", "-n", "training-patterns", "-f",
+          "k8s/kfp/rbac-launchers.yaml")
+  rbac, wrong = rbac_rows()
+  say(f"RBAC: {len(rbac) - wrong} of {len(rbac)} answers as intended")
   kubectl("delete", "namespace", "training-patterns", "--wait=true", "--timeout=120s")
 
   down = 0.0
@@ -139,6 +186,12 @@ def main(argv=None) -> None:
       "CRDs and webhooks installed):",
       "",
       "| kustomization | objects accepted | verdict |", "|---|---|---|", *rows,
+      "",
+      f"RBAC, `kubectl auth can-i --as=...` against the Roles of `k8s/base/rbac.yaml` and "
+      f"`k8s/kfp/rbac-launchers.yaml` applied for real: {len(rbac) - wrong} of {len(rbac)} "
+      "answers as intended.",
+      "",
+      "| service account | call | intended | API server | |", "|---|---|---|---|---|", *rbac,
       "",
       ("After `down`: no cluster process left." if not left or args.keep_up else
        f"After `down` still running: {', '.join(left)}."),
