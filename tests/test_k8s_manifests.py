@@ -1,7 +1,10 @@
 """The Kubernetes manifests in k8s/: every overlay builds with `kubectl kustomize`,
 validates against the Kubernetes schemas and the Kubeflow CRD schemas (vendored
 in tests/schemas/), keeps the pod security and resource invariants, and passes
-checkov and yamllint. Real tools throughout; no cluster is needed."""
+checkov and yamllint. The pipeline's home (k8s/base, k8s/overlays) holds only
+built-in kinds and starts nothing; the TFJob and Katib templates are the optional
+k8s/jobs. Real tools throughout; no cluster is needed (bench/cluster.py offers
+the same objects to a real API server)."""
 from __future__ import annotations
 
 import collections
@@ -27,7 +30,9 @@ K8S = REPO / "k8s"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 VENV_BIN = Path(sys.executable).parent
 OVERLAYS = ("cpu", "gpu")
-# The base is applicable on its own too, so it is held to the same checks.
+# The base is applicable on its own too, so it is held to the same checks. Each
+# name builds what a user applies at that size: the home (k8s/base or
+# k8s/overlays/<name>) plus the optional templates of k8s/jobs/<name>.
 BUILDS = ("base", *OVERLAYS)
 # kubernetes-validate ships schemas for this minor version offline.
 K8S_VERSION = "1.32"
@@ -42,10 +47,14 @@ MOUNTS = {  # PVC claim name -> mount path in every training pod
     "training-patterns-checkpoints": "/mnt/checkpoints",
     "training-patterns-serving": "/mnt/serving",
 }
-EXPECTED_KINDS = collections.Counter({
+HOME_KINDS = collections.Counter({
     "Namespace": 1, "ServiceAccount": 1, "Role": 1, "RoleBinding": 1,
-    "PersistentVolumeClaim": 3, "ConfigMap": 1, "NetworkPolicy": 1, "CronJob": 1,
-    "TFJob": 1, "Experiment": 1})
+    "PersistentVolumeClaim": 3, "ConfigMap": 1, "NetworkPolicy": 1, "CronJob": 1})
+JOB_KINDS = collections.Counter({"TFJob": 1, "Experiment": 1})
+EXPECTED_KINDS = HOME_KINDS + JOB_KINDS
+# API groups every conformant cluster serves: the home must apply without add-ons.
+BUILTIN_API_VERSIONS = {"v1", "batch/v1", "rbac.authorization.k8s.io/v1",
+                        "networking.k8s.io/v1"}
 APP_LABEL = {"app.kubernetes.io/part-of": "training-patterns"}
 # checkov findings skipped with a reason in the manifests; a new one is a review decision.
 ALLOWED_SKIPS = {"CKV_K8S_31", "CKV_K8S_40", "CKV_K8S_43"}
@@ -63,19 +72,35 @@ def _tool(name: str) -> str:
   return path
 
 
-@functools.cache
-def _build_text(overlay: str) -> str:
+def home_directory(overlay: str) -> Path:
   # k8s/flink (tests/test_k8s_flink.py) is applied next to the base, not over it.
-  directory = K8S / overlay if overlay in ("base", "flink") else K8S / "overlays" / overlay
+  return K8S / overlay if overlay in ("base", "flink") else K8S / "overlays" / overlay
+
+
+@functools.cache
+def _build_text(directory: Path) -> str:
   proc = subprocess.run([_tool("kubectl"), "kustomize", str(directory)],
                         check=False, capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr
   return proc.stdout
 
 
+def _objects(directory: Path) -> list[dict]:
+  return [d for d in yaml.safe_load_all(_build_text(directory)) if d]
+
+
+def build_home(overlay: str) -> list[dict]:
+  """k8s/base or an overlay alone: what `kubectl apply -k` of it creates."""
+  return _objects(home_directory(overlay))
+
+
 def build(overlay: str) -> list[dict]:
-  """The overlay's objects (a fresh copy each call: tests may mutate them)."""
-  return [d for d in yaml.safe_load_all(_build_text(overlay)) if d]
+  """The home's objects and the optional job templates of the same size (a fresh
+  copy each call: tests may mutate them)."""
+  objects = build_home(overlay)
+  if overlay != "flink":
+    objects += _objects(K8S / "jobs" / overlay)
+  return objects
 
 
 def one(objects: list[dict], kind: str) -> dict:
@@ -206,6 +231,21 @@ def test_overlay_builds_the_expected_objects(overlay):
   # Without it Katib injects no metrics collector and no trial reports a metric.
   assert namespace["metadata"]["labels"][
       "katib.kubeflow.org/metrics-collector-injection"] == "enabled"
+
+
+@pytest.mark.parametrize("overlay", BUILDS)
+def test_the_home_needs_no_add_on_and_starts_no_training(overlay):
+  """`kubectl apply -k` of k8s/base or an overlay works on a cluster without the
+  Training Operator or Katib, and starts nothing: no TFJob, no Experiment (an
+  Experiment starts when it is created), only the CronJob, which waits for its
+  schedule. The templates are k8s/jobs, applied on purpose, the TFJob suspended."""
+  home = build_home(overlay)
+  assert collections.Counter(o["kind"] for o in home) == HOME_KINDS
+  assert {o["apiVersion"] for o in home} <= BUILTIN_API_VERSIONS
+  assert not one(home, "CronJob")["spec"].get("suspend")
+  jobs = _objects(K8S / "jobs" / overlay)
+  assert collections.Counter(o["kind"] for o in jobs) == JOB_KINDS
+  assert one(jobs, "TFJob")["spec"]["runPolicy"]["suspend"] is True
 
 
 @pytest.mark.parametrize("overlay", BUILDS)
