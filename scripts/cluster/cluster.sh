@@ -150,19 +150,7 @@ ensure_prereqs() {
   done
   [[ -f $IMAGE_DIR/pause.tar && -f $IMAGE_DIR/coredns.tar ]] ||
     die "images missing in $IMAGE_DIR: run scripts/cluster/build.sh" 2
-  local p missing=()
-  for p in "${PACKAGES[@]}"; do
-    [[ $(dpkg-query -W -f='${Version}' "${p%%=*}" 2>/dev/null) == "${p#*=}" ]] || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    mkdir -p "$LOGS"
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >"$LOGS/apt.log" 2>&1 ||
-      { apt-get update -q >>"$LOGS/apt.log" 2>&1 &&
-        apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$LOGS/apt.log" 2>&1; } ||
-      die "cannot install ${missing[*]} with apt-get (see $LOGS/apt.log)" 2
-  fi
+  install_pinned apt.log "${PACKAGES[@]}"
   for b in openssl curl findmnt ip nft; do
     command -v "$b" >/dev/null || die "$b is missing (apt-get install openssl curl util-linux iproute2 nftables)" 2
   done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Why: build.sh, cluster.sh and operators.sh share one place for the paths, pinned versions and
 # the "cluster: ..." progress lines, so the two scripts cannot drift apart.
 # Sourced, not run.
@@ -58,4 +59,22 @@ wait_for() { # description, seconds, command...
     fi
     sleep 0.1
   done
+}
+
+# Installs the Debian packages not already at their pinned versions (name=version
+# ...), logging apt's output to $LOGS/<log name>; dies in one line if apt cannot.
+install_pinned() { # log name, name=version...
+  local logfile=$LOGS/$1 p missing=(); shift
+  for p in "$@"; do
+    [[ $(dpkg-query -W -f='${Version}' "${p%%=*}" 2>/dev/null) == "${p#*=}" ]] || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]}"
+  mkdir -p "$LOGS"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+      >"$logfile" 2>&1 ||
+    { apt-get update -q >>"$logfile" 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+          >>"$logfile" 2>&1; } ||
+    die "cannot install ${missing[*]} with apt-get (see $logfile)" 2
 }

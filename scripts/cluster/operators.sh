@@ -111,19 +111,7 @@ ensure_prereqs() {
   if ! [[ -S $CTRD_SOCK ]] || ! apiserver_up; then
     die "the cluster is not up: run scripts/cluster/cluster.sh up first" 2
   fi
-  local p missing=()
-  for p in "${PACKAGES[@]}"; do
-    [[ $(dpkg-query -W -f='${Version}' "${p%%=*}" 2>/dev/null) == "${p#*=}" ]] || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    mkdir -p "$LOGS"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >"$LOGS/apt-operators.log" 2>&1 ||
-      { apt-get update -q >>"$LOGS/apt-operators.log" 2>&1 &&
-        apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$LOGS/apt-operators.log" 2>&1; } ||
-      die "cannot install ${missing[*]} with apt-get (see $LOGS/apt-operators.log)" 2
-  fi
+  install_pinned apt-operators.log "${PACKAGES[@]}"
   command -v unshare >/dev/null || die "unshare is missing (apt-get install util-linux)" 2
   TO_DIR=$(go_mod_dir github.com/kubeflow/training-operator "$TRAINING_OPERATOR_VERSION")
   KATIB_DIR=$(go_mod_dir github.com/kubeflow/katib "$KATIB_VERSION")
