@@ -101,6 +101,51 @@ def test_training_steps_get_gpus_the_gpu_image_and_gpu_nodes(compiled):
       assert "tolerations" not in k8s[f"{task}_executor"], task
 
 
+def test_each_task_as_a_kubernetes_pod_is_valid_and_keeps_its_placement(compiled, tmp_path):
+  """The launcher's Kubernetes kind (cluster_pods.py) turns every compiled task into
+  a Pod that the full Kubernetes schema accepts (strict: a misspelt field fails),
+  with the task's image, requests = limits, GPU placement, claims and the locked-down
+  security context. bench/cluster.py runs these pods on a real node."""
+  from pipelines.kubeflow import cluster_pods
+  from tests.test_k8s_manifests import kubernetes_schema_problems
+  _, path, _ = compiled
+  spec, platform = kfp_launcher.load_spec(path)
+  for task in TASKS:
+    container = spec["deploymentSpec"]["executors"][f"{task}_executor"]["container"]
+    pod = cluster_pods.task_pod(
+        cluster_pods.pod_name(task), task, container["image"], ["python", "-V"],
+        staging=("training-patterns-pipeline-root", f"launcher/run/{task}"),
+        resources=container["resources"],
+        platform=platform["deploymentSpec"]["executors"][f"{task}_executor"],
+        service_account="training-patterns")
+    assert kubernetes_schema_problems([pod]) == [], task
+    (main,) = pod["spec"]["containers"]
+    assert main["image"] == container["image"] and main["imagePullPolicy"] == "IfNotPresent"
+    assert main["resources"]["requests"] == main["resources"]["limits"]
+    assert main["resources"]["limits"]["cpu"] == container["resources"]["resourceCpuLimit"]
+    assert main["securityContext"]["readOnlyRootFilesystem"] is True
+    # Pod Security "baseline" (the namespace's) refuses hostPath: staging is by subPath.
+    assert not any("hostPath" in v for v in pod["spec"]["volumes"])
+    assert {m["subPath"] for m in main["volumeMounts"] if "subPath" in m} == {
+        f"launcher/run/{task}/tmp", f"launcher/run/{task}/minio"}
+    assert {e["name"] for e in main["env"]} >= {"HOME", "KFP_POD_NAME", "KFP_POD_UID"}
+    assert pod["spec"]["securityContext"]["runAsUser"] == 1000
+    assert pod["spec"]["restartPolicy"] == "Never"
+    claims = {v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]
+              if "persistentVolumeClaim" in v}
+    assert claims == {"training-patterns-pipeline-root", "training-patterns-checkpoints",
+                      "training-patterns-serving"}, task
+    mounts = {m["mountPath"] for m in main["volumeMounts"]}
+    assert {"/tmp", "/minio", "/mnt/pipeline-root", "/mnt/checkpoints", "/mnt/serving"} == mounts
+    gpu = task in ("Tuner", "Trainer")
+    assert (main["resources"]["limits"].get("nvidia.com/gpu") == "1") == gpu, task
+    assert ("nodeSelector" in pod["spec"]) == gpu and ("tolerations" in pod["spec"]) == gpu
+  # The strict schema is what catches a misspelt pod field.
+  pod["spec"]["containers"][0]["imagePulPolicy"] = pod["spec"]["containers"][0].pop(
+      "imagePullPolicy")
+  assert kubernetes_schema_problems([pod])
+
+
 def test_run_parameters_have_defaults_so_a_run_needs_no_arguments(compiled):
   config, path, work = compiled
   spec, _ = kfp_launcher.load_spec(path)
@@ -302,7 +347,8 @@ def test_compiled_pipeline_honours_step_budget_and_stable_checkpoints(kfp_run):
 
 @pytest.mark.e2e
 def test_trainer_job_trains_on_a_runs_artifacts_and_reports_for_katib(kfp_run, tmp_path):
-  """The TFJob / Katib entry point (k8s/base) on the artifacts of the run above."""
+  """The TFJob / Katib entry point (the launchers', and k8s/jobs') on the artifacts
+  of the run above."""
   import subprocess
   import sys
   results, _, work, launcher = kfp_run

@@ -18,8 +18,10 @@ What is emulated, and from where:
   task; the executor output's URI and metadata are merged into the artifact.
 The object store is a local directory; each task gets its own "pod" directory
 whose `minio/` subfolder is what the launcher mounts at `/minio`. Where the
-executor itself runs is pods.py's choice: a subprocess of the project venv, or a
-container of its own from the step's image (buildah).
+executor itself runs is the `pods` object's choice: a subprocess of the project
+venv or a container of its own from the step's image (buildah), both pods.py, or
+a real Pod on a Kubernetes node (cluster_pods.py), which also gets the step's
+compiled resources and its platform spec (PVCs, node selector, tolerations).
 """
 from __future__ import annotations
 
@@ -212,7 +214,10 @@ class LocalKfp:
 
     command = [*container.get("command", []), *container.get("args", [])]
     command = [arg.replace("{{$}}", json.dumps(executor_input)) for arg in command]
-    done = self.pods.run(task_name, command, pod, timeout=1500, image=container["image"])
+    platform = self.platform.get("deploymentSpec", {}).get("executors", {}).get(
+        component["executorLabel"], {})
+    done = self.pods.run(task_name, command, pod, timeout=1500, image=container["image"],
+                         resources=container.get("resources", {}), platform=platform)
     log = done.log
     if done.returncode != 0:
       raise TaskFailed(f"{task_name} exited with {done.returncode}:\n{log[-4000:]}")

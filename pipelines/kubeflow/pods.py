@@ -2,6 +2,7 @@
 "pod".
 
 - VenvPods: a subprocess of this machine's project venv (fast; the default).
+- (cluster_pods.KubernetesPods: a real Pod on a Kubernetes node.)
 - BuildahPods: a container of its own from the pipeline image, started with buildah
   (no Docker daemon), run the way the Kubernetes manifests run the image: as uid
   1000, HOME=/tmp, /tmp an emptyDir, the PVCs of the compiled platform spec and
@@ -39,7 +40,9 @@ class VenvPods:
     return str(pod)
 
   def run(self, task: str, command: list[str], pod: Path, timeout: int,
-          image: str | None = None) -> Finished:
+          image: str | None = None, **_placement) -> Finished:
+    """(`_placement`: the compiled resources and platform spec, which only a
+    Kubernetes pod can honour.)"""
     if command[0] == "python":  # the image's python is the project venv here
       command = [self.python, *command[1:]]
     env = {**os.environ, **self.env, entrypoint.LOCAL_ROOT_ENV: str(pod)}
@@ -84,8 +87,10 @@ class BuildahPods:
         os.lchown(path, uid, gid)
 
   def run(self, task: str, command: list[str], pod: Path, timeout: int,
-          image: str | None = None, workdir: str = "/tmp") -> Finished:
-    """`image`: the step's own (the compiled spec's); default: the pods' image."""
+          image: str | None = None, workdir: str = "/tmp", **_placement) -> Finished:
+    """`image`: the step's own (the compiled spec's); default: the pods' image.
+    (`_placement`: resources and platform spec, which buildah cannot honour;
+    the volumes are this object's.)"""
     name = f"tp-{task.lower()}-{uuid.uuid4().hex[:8]}"
     mounts = {"/minio": pod / "minio", "/tmp": pod / "tmp", **self.volumes}
     for host in mounts.values():
