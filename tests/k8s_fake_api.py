@@ -19,6 +19,12 @@ add_pod, append_log, set_status...); all helpers are thread-safe, and `on_delete
 (or `tfjob(name)` turning None) tells it that the launcher deleted the job. `before_request` runs before each request is
 answered, for operators that advance one step per poll. Endpoints the launcher
 does not use are answered 404, so a new kind of request fails a test.
+
+Checked against the real thing: with TP_RECORD_K8S_BODIES=<dir> set, every body
+POSTed here is also written to <dir>, and `make cluster-check` (bench/cluster.py)
+sends each to a real API server with dryRun=All, the Training Operator's and
+Katib's CRDs and webhooks installed: a body this stand-in takes and the real
+server refuses fails the check.
 """
 from __future__ import annotations
 
@@ -27,10 +33,13 @@ import dataclasses
 import datetime
 import itertools
 import json
+import os
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,6 +57,14 @@ _POD_PATH = re.compile(
     r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+)(?P<log>/log))?$")
 _EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 JOB_LABEL = "training.kubeflow.org/job-name"
+RECORD_ENV = "TP_RECORD_K8S_BODIES"
+
+
+def _record(directory: Path, request: "Request") -> None:
+  """One POSTed body and the path it went to, for bench/cluster.py to replay."""
+  directory.mkdir(parents=True, exist_ok=True)
+  (directory / f"{uuid.uuid4().hex}.json").write_text(
+      json.dumps({"path": request.path, "body": request.body}))
 
 
 @dataclasses.dataclass
@@ -259,6 +276,8 @@ class FakeK8s:
     request = Request(method, url.path, query, copy.deepcopy(body))
     with self._lock:
       self.requests.append(request)
+    if method == "POST" and body is not None and os.environ.get(RECORD_ENV):
+      _record(Path(os.environ[RECORD_ENV]), request)
     if self.before_request:
       self.before_request(self, request)
     then = None

@@ -120,25 +120,25 @@ def pod_specs(objects: list[dict]) -> dict[str, dict]:
 
 
 def wrapped_pod_templates(objects: list[dict]) -> list[dict]:
-  """The pod templates inside the two Kubeflow kinds, as batch Jobs: the shape
-  kubernetes-validate and checkov know. Each carries its parent's annotations,
-  so the parent's checkov skips apply to it."""
+  """The pod templates inside the two Kubeflow kinds (each TFJob and Experiment
+  among `objects`), as batch Jobs: the shape kubernetes-validate and checkov know.
+  Each carries its parent's annotations, so the parent's checkov skips apply to it."""
   jobs = []
-  tfjob = one(objects, "TFJob")
-  for replica, spec in tfjob["spec"]["tfReplicaSpecs"].items():
-    template = copy.deepcopy(spec["template"])
-    template["spec"]["restartPolicy"] = spec.get("restartPolicy", "Never")
-    jobs.append({"apiVersion": "batch/v1", "kind": "Job", "metadata": {
-        "name": f"{tfjob['metadata']['name']}-{replica.lower()}",
-        "namespace": tfjob["metadata"]["namespace"],
-        "annotations": dict(tfjob["metadata"].get("annotations", {}))},
-        "spec": {"template": template}})
-  experiment = one(objects, "Experiment")
-  trial = copy.deepcopy(experiment["spec"]["trialTemplate"]["trialSpec"])
-  trial["metadata"] = {"name": f"{experiment['metadata']['name']}-trial",
-                       "namespace": experiment["metadata"]["namespace"],
-                       "annotations": dict(experiment["metadata"].get("annotations", {}))}
-  jobs.append(trial)
+  for tfjob in (o for o in objects if o["kind"] == "TFJob"):
+    for replica, spec in tfjob["spec"]["tfReplicaSpecs"].items():
+      template = copy.deepcopy(spec["template"])
+      template["spec"]["restartPolicy"] = spec.get("restartPolicy", "Never")
+      jobs.append({"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+          "name": f"{tfjob['metadata']['name']}-{replica.lower()}",
+          "namespace": tfjob["metadata"]["namespace"],
+          "annotations": dict(tfjob["metadata"].get("annotations", {}))},
+          "spec": {"template": template}})
+  for experiment in (o for o in objects if o["kind"] == "Experiment"):
+    trial = copy.deepcopy(experiment["spec"]["trialTemplate"]["trialSpec"])
+    trial["metadata"] = {"name": f"{experiment['metadata']['name']}-trial",
+                         "namespace": experiment["metadata"]["namespace"],
+                         "annotations": dict(experiment["metadata"].get("annotations", {}))}
+    jobs.append(trial)
   return jobs
 
 

@@ -271,12 +271,18 @@ def test_invalid_specs_are_refused(overrides):
 def test_manifests_validate_against_katibs_schemas(overrides):
   """Katib's CRD schema and the stricter one written from its Go types and
   admission checks (tests/schemas)."""
-  from tests.test_k8s_manifests import errors, experiment_validators
+  from tests.test_k8s_manifests import (errors, experiment_validators,
+                                        kubernetes_schema_problems, wrapped_pod_templates)
   manifest = build_manifest(make_spec(**overrides))
   validators = experiment_validators()
   assert len(validators) == 2
   for validator in validators:
     assert errors(validator, manifest) == []
+  # The trial's Job, pod template included, against the full Kubernetes schema.
+  (trial,) = wrapped_pod_templates([manifest])
+  assert kubernetes_schema_problems([trial]) == []
+  trial["spec"]["template"]["spec"]["containers"][0]["imagePulPolicy"] = "Always"
+  assert kubernetes_schema_problems([trial])
 
 
 # --- following the search --------------------------------------------------------------

@@ -403,7 +403,8 @@ def test_without_a_client_the_users_kubeconfig_is_loaded(k8s, monkeypatch, tmp_p
 def test_manifests_validate_against_the_tfjob_crd_schema(workers, ps, chief):
   """The schema of the Training Operator's CRD (tests/schemas), strict: an unknown
   or misspelt field fails here as the API server would reject it."""
-  from tests.test_k8s_manifests import errors, tfjob_validator
+  from tests.test_k8s_manifests import (errors, kubernetes_schema_problems, tfjob_validator,
+                                        wrapped_pod_templates)
   manifest = build_manifest(make_spec(
       workers=workers, ps=ps, chief=chief, resources=StepResources(gpus=1),
       volumes=(VolumeMount(pvc="training-patterns-checkpoints", mount_path="/mnt/c"),),
@@ -411,3 +412,10 @@ def test_manifests_validate_against_the_tfjob_crd_schema(workers, ps, chief):
       tolerations=(Toleration(key="nvidia.com/gpu", effect="NoSchedule"),),
       owner={"apiVersion": "v1", "kind": "Pod", "name": "step", "uid": "u-1"}))
   assert errors(tfjob_validator(), manifest) == []
+  # Each replica's pod template against the full Kubernetes schema (the vendored
+  # CRD schema abridges the PodSpec), strict: a misspelt pod field fails.
+  pods = wrapped_pod_templates([manifest])
+  assert len(pods) == 1 + (ps > 0) + chief
+  assert kubernetes_schema_problems(pods) == []
+  pods[0]["spec"]["template"]["spec"]["containers"][0]["imagePulPolicy"] = "Always"
+  assert kubernetes_schema_problems(pods)
