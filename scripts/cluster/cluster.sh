@@ -357,6 +357,12 @@ oomScoreAdj: 0
 makeIPTablesUtilChains: false
 failSwapOn: false
 serializeImagePulls: false
+# The node shares the host's disk with what is built here (images, caches): evict
+# on absolute amounts, not the defaults' 10-15 % of a large disk (which evicted
+# Katib once our 4 GB image was imported), and never garbage-collect images:
+# they are imported, nothing could pull them back.
+evictionHard: {memory.available: 200Mi, nodefs.available: 2Gi, imagefs.available: 2Gi, nodefs.inodesFree: 5%}
+imageGCHighThresholdPercent: 100
 EOF
   put "$CONF/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
