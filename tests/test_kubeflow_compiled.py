@@ -131,9 +131,11 @@ def test_each_task_as_a_kubernetes_pod_is_valid_and_keeps_its_placement(compiled
     assert {e["name"] for e in main["env"]} >= {"HOME", "KFP_POD_NAME", "KFP_POD_UID"}
     assert pod["spec"]["securityContext"]["runAsUser"] == 1000
     assert pod["spec"]["restartPolicy"] == "Never"
-    claims = {v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]
-              if "persistentVolumeClaim" in v}
-    assert claims == {"training-patterns-pipeline-root", "training-patterns-checkpoints",
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]
+              if "persistentVolumeClaim" in v]
+    # Each claim in one volume only: a pod naming a claim twice never starts.
+    assert len(claims) == len(set(claims)), claims
+    assert set(claims) == {"training-patterns-pipeline-root", "training-patterns-checkpoints",
                       "training-patterns-serving"}, task
     mounts = {m["mountPath"] for m in main["volumeMounts"]}
     assert {"/tmp", "/minio", "/mnt/pipeline-root", "/mnt/checkpoints", "/mnt/serving"} == mounts

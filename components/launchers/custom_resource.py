@@ -334,7 +334,7 @@ def pod_spec(container_: dict, *, service_account: str,
       "containers": [container_],
       "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}] + [
           {"name": name, "persistentVolumeClaim": {"claimName": v.pvc}}
-          for name, v in _named_volumes(volumes)],
+          for name, v in named_volumes(volumes)],
   }
   if gpus and node_selector:
     pod["nodeSelector"] = dict(node_selector)
@@ -365,7 +365,7 @@ def container(name: str, image: str, command: list[str], *, resources: StepResou
           "seccompProfile": {"type": "RuntimeDefault"}},
       "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}] + [
           {"name": name_, "mountPath": v.mount_path}
-          for name_, v in _named_volumes(volumes)],
+          for name_, v in named_volumes(volumes)],
   }
 
 
@@ -386,7 +386,7 @@ def owner_references(owner: dict[str, str] | None) -> list[dict]:
   return [{k: owner[k] for k in ("apiVersion", "kind", "name", "uid")}]
 
 
-def _named_volumes(volumes: tuple[VolumeMount, ...]) -> list[tuple[str, VolumeMount]]:
+def named_volumes(volumes: tuple[VolumeMount, ...]) -> list[tuple[str, VolumeMount]]:
   # Indexed names: claim names may be longer than, or not valid as, volume names.
   return [(f"pvc-{i}", v) for i, v in enumerate(volumes)]
 

@@ -73,9 +73,13 @@ def task_pod(name: str, task: str, image: str, command: list[str], *,
   container["imagePullPolicy"] = "IfNotPresent"  # imported into the node's containerd
   container["workingDir"] = "/tmp"
   claim, directory = staging
+  # The claim's own volume if the step mounts it already: a pod naming one claim
+  # in two volumes never starts (the kubelet waits for the second mount forever).
+  launcher = next((name for name, v in cr.named_volumes(volumes) if v.pvc == claim),
+                  "launcher")
   container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "tmp"] + [
-      {"name": "launcher", "mountPath": "/tmp", "subPath": f"{directory}/tmp"},
-      {"name": "launcher", "mountPath": "/minio", "subPath": f"{directory}/minio"}]
+      {"name": launcher, "mountPath": "/tmp", "subPath": f"{directory}/tmp"},
+      {"name": launcher, "mountPath": "/minio", "subPath": f"{directory}/minio"}]
   # KFP mounts the run's service account token: the Trainer and Tuner steps
   # create their TFJob or Experiment through the API.
   env_from_pod = [{"name": "KFP_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -86,8 +90,9 @@ def task_pod(name: str, task: str, image: str, command: list[str], *,
   spec["restartPolicy"] = "Never"  # a failed step fails the task, as on KFP
   spec["automountServiceAccountToken"] = True
   # The launcher's side of the pod: its output file (/tmp) and artifacts (/minio).
-  spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "tmp"] + [
-      {"name": "launcher", "persistentVolumeClaim": {"claimName": claim}}]
+  spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "tmp"]
+  if launcher == "launcher":
+    spec["volumes"].append({"name": "launcher", "persistentVolumeClaim": {"claimName": claim}})
   labels = cr.labels("pipeline-step", {"pipelines.kubeflow.org/task": _label(task)})
   return {"apiVersion": "v1", "kind": "Pod",
           "metadata": {"name": name, **cr.pod_template(labels, spec)["metadata"]},
