@@ -124,11 +124,16 @@ clean-venv:
 # scripts/cluster/operators.sh runs them on the cluster (TFJob, Katib
 # Experiments; MariaDB as Katib's database); scripts/cluster/operators_smoke.sh
 # checks them end to end.
-.PHONY: cluster cluster-status cluster-down cluster-operators-status
+.PHONY: cluster cluster-status cluster-down cluster-operators-status cluster-image
 cluster:
 	scripts/cluster/build.sh
 	scripts/cluster/cluster.sh up
 	scripts/cluster/operators.sh up
+
+# Our CPU image, built with buildah and imported into the node's containerd
+# (scripts/cluster/image.sh): about 20 minutes the first time, then minutes.
+cluster-image:
+	scripts/cluster/image.sh
 
 # The operators' processes, pods and webhooks; fails if unhealthy.
 cluster-operators-status:

@@ -204,7 +204,8 @@ def test_unreadable_hyperparameters_file(tmp_path, content, message):
 
 
 @pytest.mark.parametrize("shipped", [None, "flink_on_kubernetes.yaml", "memorize_heated_rod.yaml",
-                                     "memorize_projectile.yaml", "transfer_digits.yaml"])
+                                     "memorize_projectile.yaml", "transfer_digits.yaml",
+                                     "single_node_cluster.yaml"])
 def test_tpctl_config_output_reads_back_as_the_same_config(tmp_path, shipped):
   """`tpctl config > my.yaml`, then `--config my.yaml`: the same configuration,
   printed the same, wherever my.yaml is kept."""
