@@ -27,6 +27,7 @@ import collections
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -198,6 +199,9 @@ def main(argv=None) -> None:
   parser.add_argument("--manifests-only", action="store_true",
                       help="skip our image and the pipeline's pods (minutes instead of ~40)")
   args = parser.parse_args(argv)
+  # Stopped (`kill`): unwind, so that a running step's pod is deleted, and with it
+  # the TFJob or Experiment it owns.
+  signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
   built = must("build.sh (compiles only what is missing)", timed(str(SCRIPTS / "build.sh"),
                                                                   timeout=3600))
   cluster_up = must("cluster up", timed(str(SCRIPTS / "cluster.sh"), "up"))

@@ -194,7 +194,7 @@ def lose_a_worker(spec: Path, work: Path, earlier, how: str, index: str = "1") -
   kfp = launcher(spec, work, arguments)
   kfp.reuse(earlier, [t for t in earlier.spec["root"]["dag"]["tasks"]
                       if t not in ("Trainer", "CheckpointEvaluator", "Evaluator", "Pusher")])
-  outcome: dict = {"how": how, "worker": index, "restarts": 0, "conditions": []}
+  outcome: dict = {"how": how, "worker": index, "restarts": 0, "conditions": [], "exits": {}}
   finished = threading.Event()
 
   def strike_then_watch() -> None:
@@ -204,9 +204,13 @@ def lose_a_worker(spec: Path, work: Path, earlier, how: str, index: str = "1") -
       pods = _tfjob_pods()
       one = [p for p in pods if p["metadata"]["labels"].get(
           "training.kubeflow.org/replica-index") == index]
-      for pod in pods:  # restarts in place, of any worker, after the strike
+      for pod in pods:  # restarts in place, of any worker, and why each ended
         for status in pod["status"].get("containerStatuses", []):
           outcome["restarts"] = max(outcome["restarts"], status.get("restartCount", 0))
+          ended = (status.get("lastState") or {}).get("terminated")
+          if ended:
+            replica = pod["metadata"]["labels"].get("training.kubeflow.org/replica-index")
+            outcome["exits"][f"worker {replica}"] = ended.get("exitCode")
       for job in json.loads(kubectl("-n", NAMESPACE, "get", "tfjobs", "-o", "json"))["items"]:
         for c in job.get("status", {}).get("conditions", []):
           if c["status"] == "True" and c["type"] not in outcome["conditions"]:
@@ -413,8 +417,9 @@ def section(out: dict) -> list[str]:
       f"A TFJob worker lost mid-training (the Trainer task rerun on fresh checkpoints "
       f"with a {LOSS_STEPS}-step budget; the worker struck once the first checkpoint was "
       "written; the launcher's restartPolicy OnFailure):", "",
-      "| what is lost | at checkpoint | operator's conditions | restarts in place | "
-      "task | rerun | the last attempt's record |", "|---|---|---|---|---|---|---|"]
+      "| what is lost | at checkpoint | operator's conditions | restarts in place (exit codes "
+      "before them) | task | rerun | the last attempt's record |",
+      "|---|---|---|---|---|---|---|"]
   for loss in out["losses"] + [out["ps"]]:
     what = {"kill": "its process (SIGKILL, exit 137)", "delete": "its pod (deleted)"}[loss["how"]]
     what = (f"parameter servers (chief, 1 worker, 1 PS): worker 0 loses {what}"
@@ -425,7 +430,9 @@ def section(out: dict) -> list[str]:
       rerun += f" in {loss['rerun_seconds']:.0f} s"
     record = loss.get("record", {})
     lines.append(f"| {what} | {loss.get('at_step', loss.get('error'))} | "
-                 f"{', '.join(loss['conditions'])} | {loss['restarts']} | {task} | {rerun} | "
+                 f"{', '.join(loss['conditions'])} | {loss['restarts']}"
+                 + (f" ({', '.join(f'{w}: {c}' for w, c in sorted(loss['exits'].items()))})"
+                    if loss["exits"] else "") + f" | {task} | {rerun} | "
                  f"steps {record.get('start_step')} to {record.get('final_step')}, resumed "
                  f"from {record.get('resumed_from') or 'nothing'} |")
   firings = out["cron"]["firings"]
