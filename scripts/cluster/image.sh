@@ -9,7 +9,9 @@
 # locally too (scripts/build_base_image.sh) when the official one cannot be
 # pulled. The first build takes about 20 minutes on 2 cores (the base, then the
 # lock's wheels); after a source-only change, a few minutes (buildah's layer
-# cache); an unchanged image is not imported again.
+# cache); an unchanged image is not imported again. `make cluster-down` empties
+# the node's containerd: after the next `make cluster`, run this again (it
+# imports again without rebuilding, about 2 minutes).
 #
 # Usage: scripts/cluster/image.sh            (make cluster-image; the import needs the cluster up)
 # Env:   CLUSTER_IMAGE   the tag (default localhost/training-patterns:cluster-cpu)
