@@ -80,14 +80,17 @@ def task_pod(name: str, task: str, image: str, command: list[str], *,
   container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "tmp"] + [
       {"name": launcher, "mountPath": "/tmp", "subPath": f"{directory}/tmp"},
       {"name": launcher, "mountPath": "/minio", "subPath": f"{directory}/minio"}]
-  # KFP mounts the run's service account token: the Trainer and Tuner steps
-  # create their TFJob or Experiment through the API.
-  env_from_pod = [{"name": "KFP_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                  {"name": "KFP_POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}]
-  container["env"] += env_from_pod
+  # As KFP's pods: the pod's name and uid (the Trainer's TFJob is owned by its pod,
+  # so deleting the pod deletes the job) ...
+  container["env"] += [
+      {"name": f"KFP_POD_{field.upper()}",
+       "valueFrom": {"fieldRef": {"fieldPath": f"metadata.{field}"}}}
+      for field in ("name", "uid")]
   spec = cr.pod_spec(container, service_account=service_account, volumes=volumes,
                      gpus=step.gpus, node_selector=node_selector, tolerations=tolerations)
   spec["restartPolicy"] = "Never"  # a failed step fails the task, as on KFP
+  # ... and the run's service account token: the Trainer and Tuner steps create
+  # their TFJob or Experiment through the API.
   spec["automountServiceAccountToken"] = True
   # The launcher's side of the pod: its output file (/tmp) and artifacts (/minio).
   spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "tmp"]
