@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -179,7 +180,9 @@ def test_two_workers_run_distinct_trials_at_the_same_time(transformed, tmp_path)
   tuner, table, lines = _parallel_search(transformed, tmp_path)
   assert [r["status"] for r in table] == ["COMPLETED"] * 4
   assert len({r["trial"] for r in table}) == 4
-  assert {r["worker"] for r in table} == {"worker0", "worker1"}
+  # A worker that died before its first trial is restarted as "<id>-r<n>" (it did,
+  # once, under the whole suite's load); every trial still completed, asserted above.
+  assert {re.sub(r"-r\d+$", "", r["worker"]) for r in table} == {"worker0", "worker1"}
   when = {r["trial"]: (datetime.datetime.fromisoformat(r["started"]),
                        datetime.datetime.fromisoformat(r["ended"]), r["worker"]) for r in table}
   overlapping = [(a, b) for a in when for b in when if a < b and when[a][2] != when[b][2]
