@@ -36,9 +36,11 @@ from pathlib import Path
 
 import yaml
 
+from bench import cluster
+from bench.cluster import say
+
 REPO = Path(__file__).resolve().parent.parent
-STATE = Path("/var/lib/training-patterns-cluster")
-KUBECONFIG = STATE / "kubeconfig" / "admin.kubeconfig"
+STATE = Path(cluster.KUBECONFIG).parent.parent
 VOLUMES = STATE / "volumes"  # the local PersistentVolumes, one directory per claim
 NAMESPACE = "training-patterns"
 RUNNER = "pipeline-runner"  # the pipeline pods' service account, as KFP's
@@ -51,10 +53,6 @@ TRAIN_STEPS = 300  # the config's budget
 LOSS_STEPS = 900  # the reruns' budget: time to lose a worker mid-training
 
 
-def say(msg: str) -> None:
-  print(f"cluster-check: {msg}", flush=True)
-
-
 def on_host(path_in_pod: str) -> Path:
   """A path under one of the claims' mount paths, as the host (the node) sees it."""
   from components.config import KubeflowConfig
@@ -65,9 +63,8 @@ def on_host(path_in_pod: str) -> Path:
 
 
 def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> str:
-  proc = subprocess.run([str(REPO / ".cache/cluster/bin/kubectl"), "--kubeconfig",
-                         str(KUBECONFIG), *args], input=stdin, capture_output=True, text=True,
-                        timeout=300)
+  """bench/cluster.py's kubectl, its stdout; raises on failure unless check=False."""
+  proc = cluster.kubectl(*args, stdin=stdin)
   if check and proc.returncode:
     raise RuntimeError(f"kubectl {' '.join(args[:3])}: {proc.stderr.strip()}")
   return proc.stdout
@@ -116,7 +113,7 @@ def launcher(spec: Path, work: Path, arguments: dict | None = None):
   from pipelines.kubeflow.cluster_pods import KubernetesPods
   from pipelines.kubeflow.local_launcher import LocalKfp
   from components.launchers.custom_resource import default_client
-  os.environ["KUBECONFIG"] = str(KUBECONFIG)
+  os.environ["KUBECONFIG"] = cluster.KUBECONFIG
   pods = KubernetesPods(NAMESPACE, (STAGING, VOLUMES / STAGING), default_client(),
                         service_account=RUNNER, progress=lambda line: say(f"  {line}"))
   return LocalKfp(spec, work / "launcher", arguments=arguments, pods=pods)
