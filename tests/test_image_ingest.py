@@ -79,7 +79,7 @@ def test_a_format_the_model_cannot_decode_is_refused():
 
 
 def test_per_class_limits_training_images_only_and_samples_are_nested():
-  images = digits.images()
+  images = listing.list_images(listing.Source())  # the built-in digits
   full, counts = listing.assign_splits(images, SPEC, None)
   five, counts5 = listing.assign_splits(images, SPEC, 5)
   twenty, _ = listing.assign_splits(images, SPEC, 20)

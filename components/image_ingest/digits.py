@@ -7,14 +7,14 @@ from __future__ import annotations
 import io
 from typing import Optional
 
-from components.image_ingest.listing import Image
-
 _KEY = "digits/{label}/{index:04d}.png"
 
 
-def images() -> list[Image]:
+def labelled_keys() -> list[tuple[str, str]]:
+  """(key, label) of every image: plain pairs, so that listing.py, which lists
+  every kind of source, imports this module and not the other way round."""
   from sklearn.datasets import load_digits
-  return [Image(_KEY.format(label=label, index=i), str(label))
+  return [(_KEY.format(label=label, index=i), str(label))
           for i, label in enumerate(load_digits().target)]
 
 
@@ -38,9 +38,9 @@ def write_directory(root: str, per_class: Optional[int] = None) -> str:
   """The sample as a directory of class sub-folders (what a user's data looks
   like): for the README's walk-through and the serving demo."""
   import os
-  for image in images():
-    i = index_of(image.key)
-    folder = os.path.join(root, image.label)
+  for key, label in labelled_keys():
+    i = index_of(key)
+    folder = os.path.join(root, label)
     os.makedirs(folder, exist_ok=True)
     if per_class is not None and len(os.listdir(folder)) >= per_class:
       continue

@@ -56,7 +56,7 @@ def list_images(source: Source) -> list[Image]:
   if source.csv:
     return _from_csv(source.csv)
   from components.image_ingest import digits  # scikit-learn, only for the sample
-  return digits.images()
+  return [Image(key, label) for key, label in digits.labelled_keys()]
 
 
 def _from_directory(root: str) -> list[Image]:
