@@ -50,7 +50,7 @@ def score_on_grid(served_model_dir: str, grid_examples: str, config: PipelineCon
                   png_path: Optional[str] = None) -> dict:
   """Worst error of the usual way's exported model over every point of the grid
   (the memorising run's eval split holds the whole grid)."""
-  from components.grid_errors import errors, plot, serving
+  from components.grid_errors import plot, serving, worst_case
   from components.trainer.data import split_pattern
   inputs, labels, serialized = serving.read_points(
       split_pattern(grid_examples, "eval"), list(config.features.numeric), config.task.label)
@@ -60,7 +60,7 @@ def score_on_grid(served_model_dir: str, grid_examples: str, config: PipelineCon
       f.write(plot.plot_errors(inputs, labels, predictions,
                                tolerance=config.evaluator.upper_bound,
                                title=f"{config.task.label}: the usual way, on the whole grid"))
-  return errors.grid_errors(inputs, labels, predictions).to_dict()
+  return worst_case.grid_errors(inputs, labels, predictions).to_dict()
 
 
 def table(rows: dict, points: int, tolerance: float) -> list[str]:

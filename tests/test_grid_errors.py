@@ -14,7 +14,7 @@ from tensorflow_model_analysis.metrics import metric_specs, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
 from components.grid_errors import tfma_metrics
-from components.grid_errors.errors import grid_errors
+from components.grid_errors.worst_case import grid_errors
 from components.grid_errors.plot import grid_2d, plot_errors
 
 MODULE = "components.grid_errors.tfma_metrics"

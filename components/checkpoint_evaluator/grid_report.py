@@ -9,7 +9,7 @@ from typing import Callable
 import tensorflow as tf
 
 from components.config import PipelineConfig
-from components.grid_errors import errors, plot, serving
+from components.grid_errors import plot, serving, worst_case
 from components.simulator_ingest.executor import read_grid_file
 from components.trainer import data
 
@@ -23,7 +23,7 @@ def write(cfg: PipelineConfig, examples_uri: str, serving_dir: str, report_dir: 
   inputs, labels, serialized = serving.read_points(
       data.split_pattern(examples_uri, "eval"), list(cfg.features.numeric), cfg.task.label)
   predictions = serving.predict(serving.load(serving_dir), serialized)
-  result = errors.grid_errors(inputs, labels, predictions)
+  result = worst_case.grid_errors(inputs, labels, predictions)
   # A Monte Carlo run's eval split is an independent sample: its worst point is an
   # estimate of the worst error, not a bound on it.
   estimate = bool(grid.get("sample"))

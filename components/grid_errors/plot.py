@@ -11,7 +11,7 @@ import numpy as np
 matplotlib.use("Agg")  # no display in pipelines or CI
 import matplotlib.pyplot as plt
 
-from components.grid_errors.errors import GridErrors, grid_errors
+from components.grid_errors.worst_case import GridErrors, grid_errors
 
 
 @dataclasses.dataclass

@@ -24,7 +24,7 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-from components.grid_errors.errors import relative_to_range
+from components.grid_errors.worst_case import relative_to_range
 
 MAX_ABS_ERROR_NAME = "max_abs_error"
 MAX_REL_ERROR_NAME = "max_rel_error"
