@@ -425,7 +425,7 @@ def main(argv=None) -> int:
   # Progress lines must reach `| tee`, nohup and CI logs while a step runs, not
   # when a block-sized buffer fills.
   sys.stdout.reconfigure(line_buffering=True)
-  from components.csv_ingest.errors import DataError
+  from components.errors import DataError
   from components.registry.store import RegistryError
   try:
     return {"run": _cmd_run, "retrain": _cmd_retrain, "models": _cmd_models,

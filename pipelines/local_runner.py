@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 from pipelines import beam_runner, preflight
 from components.config import ConfigError, PipelineConfig
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 from pipelines.errors import PipelineFailed
 
 _NODE_EVENT = re.compile(r"Component (\S+) is (running|finished)\.")

@@ -13,7 +13,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components.csv_ingest import component, executor, rows, splits, survey
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 SPEC = rows.ColumnSpec(kinds={"x": rows.FLOAT, "city": rows.BYTES, "y": rows.BYTES,
                               "key": rows.BYTES}, label="y", null_values=("NA",))

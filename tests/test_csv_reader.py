@@ -6,7 +6,7 @@ import codecs
 import pytest
 
 from components.csv_ingest import reader, rows, survey
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 TEXT = 'name,notes,y\nAda,"one, two",1\nBob,"line one\nline two",0\nCy,"say ""hi""",1\n'
 RECORDS = [(2, ["Ada", "one, two", "1"]), (3, ["Bob", "line one\nline two", "0"]),

@@ -14,7 +14,7 @@ import tensorflow_data_validation as tfdv
 from components import features
 from components.config import PipelineConfig
 from components.csv_ingest import embedded_data, rows
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 from components.drift_gate import check
 
 COLUMNS = features.column_spec(PipelineConfig())

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 from components.csv_ingest.splits import SplitSpec
 from components.image_ingest import digits, listing
 from tests.conftest import run_tpctl, write_config

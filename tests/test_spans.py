@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from components.csv_ingest import spans, survey
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 from components.config import ConfigError, load_config
 from pipelines import preflight
 

@@ -7,7 +7,7 @@ import collections
 import pytest
 
 from components.csv_ingest import splits
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 HEADER = ["id", "size", "species"]
 EIGHT_TWO = (("train", 8), ("eval", 2))

@@ -8,7 +8,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from components.csv_ingest import executor, rows, spans, splits, survey
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 
 def _fingerprint_pattern(input_base) -> str:

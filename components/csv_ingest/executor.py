@@ -28,7 +28,7 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from components import example_gen_config
 from components.csv_ingest import embedded_data, rows, spans, splits, survey
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 COUNTS_FILE = "split_counts.json"  # beside the Split-* directories
 SPANS_FILE = "spans.json"  # which spans (and files) the examples were read from

@@ -15,7 +15,7 @@ import codecs
 import csv
 from typing import BinaryIO, Callable, Iterator, Optional
 
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 Opener = Callable[[str], BinaryIO]
 

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from typing import Mapping, Optional, Sequence, Union
 
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 FLOAT = "float"
 BYTES = "bytes"

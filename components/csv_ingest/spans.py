@@ -14,7 +14,7 @@ import datetime
 import re
 from typing import Optional, Sequence
 
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 _INTEGER = re.compile(r"^\d+$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")

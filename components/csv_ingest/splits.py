@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 from typing import Mapping, Optional, Sequence
 
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 # Distinct split-key values remembered for the "too few keys" hint; beyond this
 # many the key is not the problem.

@@ -11,7 +11,7 @@ import os
 from typing import Optional, Sequence
 
 from components.csv_ingest import reader, rows, spans, splits
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 
 PATTERN = "*.csv"
 

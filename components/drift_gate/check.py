@@ -36,7 +36,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_p
 from tfx_bsl.coders import example_coder
 
 from components.csv_ingest import rows, survey
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 from components.csv_ingest.executor import examples_in_file
 
 _T = anomalies_pb2.AnomalyInfo.Type

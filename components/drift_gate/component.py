@@ -19,7 +19,7 @@ from tfx.types import standard_artifacts
 
 from components import features
 from components.config import PipelineConfig
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 from components.csv_ingest.executor import read_spans_file
 from components.drift_gate import check
 from components.registry import production as production_lib

@@ -11,7 +11,7 @@ import io
 import os
 from typing import Iterable, Optional
 
-from components.csv_ingest.errors import DataError
+from components.errors import DataError
 from components.csv_ingest.splits import SplitCounts, SplitSpec, Splitter
 
 # What the model's decoder reads (tf.io.decode_image), by extension as

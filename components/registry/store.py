@@ -25,6 +25,8 @@ import uuid
 from dataclasses import field
 from typing import Iterator, Optional
 
+from components.errors import UserError
+
 INDEX_FILE = "index.json"
 LOCK_FILE = ".lock"
 _INCOMING = ".incoming-"
@@ -33,7 +35,7 @@ _TRASH = ".trash-"
 _VERSION_NAME = re.compile(r"^[0-9]+$")
 
 
-class RegistryError(ValueError):
+class RegistryError(UserError):
   """One-line message naming the registry path / version."""
 
 

@@ -7,10 +7,11 @@ from typing import Callable
 
 import numpy as np
 
+from components.errors import UserError
 from components.simulators.grid import Axis
 
 
-class SimulatorError(ValueError):
+class SimulatorError(UserError):
   """A simulator that cannot be found or gives no usable result; one line naming it."""
 
 
