@@ -128,7 +128,7 @@ def home_without_add_ons() -> dict[str, object]:
   return {"applied": len(applied), "jobs_without_operators": without}
 
 
-# The launchers' unit tests, whose request bodies (recorded by tests/k8s_fake_api.py)
+# The launchers' unit tests, whose request bodies (recorded by tests/fakes/k8s_api.py)
 # are replayed against the real API server.
 FAKE_API_TESTS = ("tests/test_tfjob_launcher.py", "tests/test_katib_launcher.py")
 
@@ -297,7 +297,7 @@ def main(argv=None) -> None:
       "| service account | call | intended | API server | |", "|---|---|---|---|---|", *rbac,
       "",
       f"The request bodies the launchers send in their unit tests (`{'`, `'.join(FAKE_API_TESTS)}`,"
-      " recorded by the stand-in API server `tests/k8s_fake_api.py`), each sent to the real "
+      " recorded by the stand-in API server `tests/fakes/k8s_api.py`), each sent to the real "
       f"API server with dryRun=All and strict field validation: {sent - len(refused)} of "
       f"{sent} accepted" + (f"; refused: {'; '.join(refused)[:1500]}" if refused else "."),
       "",

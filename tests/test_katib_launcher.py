@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from components.config import SearchParameter, StepResources, Toleration, VolumeMount
 from components.launchers import katib
 from components.launchers.katib import ExperimentFailed, ExperimentSpec, build_manifest
-from tests.k8s_fake_api import EXPERIMENTS, FakeK8s
+from tests.fakes.k8s_api import EXPERIMENTS, FakeK8s
 
 NAME, NS = "tune-abc", "default"
 EXPERIMENT = EXPERIMENTS.format(namespace=NS) + f"/{NAME}"

@@ -1,6 +1,6 @@
 """tpctl submit / schedule / unschedule against a recording stand-in for the KFP API.
 
-There is no Kubeflow backend here: tests/kfp_fake_server.py answers the REST calls
+There is no Kubeflow backend here: tests/fakes/kfp_server.py answers the REST calls
 that the real kfp.Client (not mocked) makes, and the tests check what would reach a
 real server: paths, query strings, JSON bodies and the Authorization header.
 """
@@ -16,7 +16,7 @@ import pytest
 from pipelines import cli
 from pipelines.kubeflow import client
 from pipelines.kubeflow import cron as cron_check
-from tests.kfp_fake_server import API, FakeKfp
+from tests.fakes.kfp_server import API, FakeKfp
 
 PIPELINE_TASKS = {"Ingest", "ProductionModel", "DriftGate", "StatisticsGen", "SchemaGen",
                   "Transform", "Tuner", "Trainer", "CheckpointEvaluator", "Evaluator", "Pusher"}

@@ -413,8 +413,8 @@ def test_trainer_step_with_two_workers_launches_a_tfjob_and_hands_on_its_record(
   after the upstream tasks of the run above, against a fake Kubernetes API whose
   test-side operator runs the TFJob's replicas as local processes."""
   from pipelines.kubeflow.compiler import compile_pipeline
-  from tests.k8s_fake_api import FakeK8s
-  from tests.tfjob_operator import LocalTrainingOperator, kubeconfig
+  from tests.fakes.k8s_api import FakeK8s
+  from tests.fakes.tfjob_operator import LocalTrainingOperator, kubeconfig
   _, _, work, first = kfp_run
   config = load_config(write_config(tmp_path, CONFIG.format(work=work).replace(
       f"{work}/checkpoints", f"{tmp_path}/checkpoints")

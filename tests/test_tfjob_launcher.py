@@ -8,7 +8,7 @@ from kubernetes import client as k8s_client
 from components.config import StepResources, Toleration, VolumeMount
 from components.launchers import tfjob
 from components.launchers.tfjob import TFJobFailed, TFJobSpec, build_manifest
-from tests.k8s_fake_api import PODS, TFJOBS, FakeK8s
+from tests.fakes.k8s_api import PODS, TFJOBS, FakeK8s
 
 NAME, NS = "train-abc", "default"
 JOB = TFJOBS.format(namespace=NS) + f"/{NAME}"
@@ -390,7 +390,7 @@ def test_a_job_deleted_by_someone_else_fails(k8s):
 def test_without_a_client_the_users_kubeconfig_is_loaded(k8s, monkeypatch, tmp_path):
   """Outside a cluster the launcher reads $KUBECONFIG when it runs (the client
   library fixes its default path when it is imported)."""
-  from tests.tfjob_operator import kubeconfig
+  from tests.fakes.tfjob_operator import kubeconfig
   monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)  # not in a cluster
   monkeypatch.setattr(k8s_client.Configuration, "_default", None)
   monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path / "kubeconfig", k8s.url)))

@@ -257,8 +257,8 @@ def _katib_like_operator(ran: list):
 @pytest.mark.e2e
 def test_katib_backend_runs_trials_of_our_loop_and_hands_on_the_best(
     transformed, tmp_path, monkeypatch):
-  from tests.k8s_fake_api import FakeK8s
-  from tests.tfjob_operator import kubeconfig
+  from tests.fakes.k8s_api import FakeK8s
+  from tests.fakes.tfjob_operator import kubeconfig
   config, transform_dir, examples_dir = transformed
   config = _tuned(config, max_trials=3, steps_per_trial=20, search_space=KATIB_SPACE)
   settings = {"image": "registry.example.com/tp:test", "namespace": "default",

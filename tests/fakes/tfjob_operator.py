@@ -1,4 +1,4 @@
-"""A test-side stand-in for the Kubeflow Training Operator, for tests/k8s_fake_api.py.
+"""A test-side stand-in for the Kubeflow Training Operator, for tests/fakes/k8s_api.py.
 
 When a TFJob is created it runs the job's replicas as local processes, following
 the operator's documented contract (kubeflow/training-operator, TFJob):
