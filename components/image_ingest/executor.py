@@ -18,12 +18,13 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components import example_gen_config
+from components import example_gen_config, progress
 from components.csv_ingest.executor import COUNTS_FILE, SPANS_FILE
 from components.csv_ingest.splits import SplitSpec
 from components.image_ingest import listing
 
 _PROGRESS_EVERY = 500
+_say = progress.speaker("ingest")
 
 
 def make_custom_config(source: listing.Source, split_spec: SplitSpec, image_column: str,
@@ -52,8 +53,7 @@ class _ReadImage(beam.DoFn):
     listing.check_image(image.path or image.key, data)
     self._done += 1
     if self._done % _PROGRESS_EVERY == 0:  # progress inside the step
-      print(f"[ingest] images: {self._done:,} read and checked in this worker "
-            f"({self._total:,} in all)", flush=True)
+      _say(f"images: {self._done:,} read and checked in this worker ({self._total:,} in all)")
     feature = {self._image: tf.train.Feature(bytes_list=tf.train.BytesList(value=[data])),
                self._label: tf.train.Feature(bytes_list=tf.train.BytesList(
                    value=[image.label.encode()]))}
@@ -77,7 +77,7 @@ class Executor(BaseExampleGenExecutor):
     self._counts.check_learnable("class", source.dir or source.csv or "the digits sample")
     for warning in self._counts.check():  # raises for a split that is too small
       logging.warning("Ingest: %s", warning)
-    print(f"[ingest] {len(kept):,} images from {source.describe()}", flush=True)
+    _say(f"{len(kept):,} images from {source.describe()}")
     read = (pipeline
             | "Images" >> beam.Create(kept)
             | "Spread" >> beam.Reshuffle()

@@ -20,12 +20,13 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components import example_gen_config, simulators
+from components import example_gen_config, progress, simulators
 from components.csv_ingest.executor import SPANS_FILE
 from components.simulator_ingest.plan import Plan
 
 GRID_FILE = "grid.json"
 _TIMES = "solve_times.json"
+_say = progress.speaker("ingest")
 
 
 def make_custom_config(plan: Plan, code: str = "") -> example_gen_pb2.CustomConfig:
@@ -57,9 +58,8 @@ class _SolveChunk(beam.DoFn):
     values = self._simulator.solve_points(points)
     seconds = time.perf_counter() - began
     # Progress inside the longest part of the step (stdout reaches the console).
-    print(f"[ingest] {self._plan.simulator}: solved {part} points {start:,}-{stop - 1:,} "
-          f"({1e3 * seconds / (stop - start):.2f} ms per point; {self._chunks} chunks in all)",
-          flush=True)
+    _say(f"{self._plan.simulator}: solved {part} points {start:,}-{stop - 1:,} "
+         f"({1e3 * seconds / (stop - start):.2f} ms per point; {self._chunks} chunks in all)")
     names = list(points)
     for i in range(stop - start):
       feature = {n: tf.train.Feature(float_list=tf.train.FloatList(value=[points[n][i]]))
