@@ -33,7 +33,7 @@ from pipelines import code_version
 # has to be staged to the pipeline root for the executors to import it.
 PREPROCESSING_FN = "components.transform_module.preprocessing_fn"
 TUNER_FN = "components.tuner_module.tuner_fn"
-RUN_FN = "components.trainer.module.run_fn"
+RUN_FN = "components.trainer.executor.run_fn"
 
 # TFMA metric class and the key it reports under, per task.
 _BLESSING_METRIC = {

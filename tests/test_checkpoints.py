@@ -16,7 +16,7 @@ import pytest
 import tensorflow_transform as tft
 
 from components.checkpoint_evaluator import scoring
-from components.trainer import checkpoints, data, loop, module
+from components.trainer import checkpoints, data, executor, loop
 from components.config import PipelineConfig
 from components.trainer import standalone_inputs
 from tests.conftest import REPO
@@ -206,11 +206,11 @@ def test_resume_from_an_earlier_checkpoint_with_a_new_learning_rate(transformed,
   earlier = root / "earlier-run"
   _finish(_job(config, transform_dir, examples_dir, earlier))  # steps 20, 40, 60
 
-  source = module.resolve_resume_from("40", str(root), exclude=str(root / "new"))
+  source = executor.resolve_resume_from("40", str(root), exclude=str(root / "new"))
   assert source == str(earlier / "ckpt-40")
-  assert module.resolve_resume_from("latest", str(root), str(root / "new")).endswith("ckpt-60")
+  assert executor.resolve_resume_from("latest", str(root), str(root / "new")).endswith("ckpt-60")
   with pytest.raises(ValueError, match=r"checkpoints at steps \[20, 40, 60\]"):
-    module.resolve_resume_from("30", str(root), str(root / "new"))
+    executor.resolve_resume_from("30", str(root), str(root / "new"))
 
   tuned = _with(config, train_steps=100, resume_from="40", resume_learning_rate=0.0005)
   logs = []

@@ -26,17 +26,17 @@ def test_a_step_depends_on_the_modules_it_imports_and_no_others():
   assert {"components.transform_module", "components.features",
           "components.config"} <= set(transform)
   assert not any(m.startswith("components.trainer") for m in transform)
-  trainer = code_version.closure("components.trainer.module")
+  trainer = code_version.closure("components.trainer.executor")
   assert {"components.trainer.loop", "components.trainer.checkpoints"} <= set(trainer)
   assert "components.transform_module" not in trainer
 
 
 def test_an_edit_changes_the_digest_of_the_steps_that_run_it(scratch_package):
   before = {m: code_version.digest(m) for m in ("components.transform_module",
-                                                "components.trainer.module")}
+                                                "components.trainer.executor")}
   loop = scratch_package / "trainer" / "loop.py"
   loop.write_text(loop.read_text() + "\n# an edit\n")
   code_version.closure.cache_clear()
-  assert code_version.digest("components.trainer.module") != before["components.trainer.module"]
+  assert code_version.digest("components.trainer.executor") != before["components.trainer.executor"]
   assert code_version.digest("components.transform_module") == \
       before["components.transform_module"]

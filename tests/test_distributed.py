@@ -16,7 +16,7 @@ import pytest
 import tensorflow_transform as tft
 
 from components.launchers import local_processes
-from components.trainer import checkpoints, data, module, vocabularies
+from components.trainer import checkpoints, data, executor, vocabularies
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +32,12 @@ def _config(transformed, tmp_path, **trainer):
 
 def _train(config, transformed, root, say=lambda _: None, on_start=lambda _: None):
   _, transform_dir, examples_dir = transformed
-  return module.train(config, config.trainer.hyperparameters,
-                      tft.TFTransformOutput(transform_dir),
-                      data.split_pattern(examples_dir, "train"),
-                      data.split_pattern(examples_dir, "eval"), str(root / "checkpoints"),
-                      str(root / "logs"), say, transform_graph=transform_dir,
-                      on_start=on_start)
+  return executor.train(config, config.trainer.hyperparameters,
+                        tft.TFTransformOutput(transform_dir),
+                        data.split_pattern(examples_dir, "train"),
+                        data.split_pattern(examples_dir, "eval"), str(root / "checkpoints"),
+                        str(root / "logs"), say, transform_graph=transform_dir,
+                        on_start=on_start)
 
 
 def _kill_when(replicas, task, path, events):

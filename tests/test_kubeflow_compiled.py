@@ -70,7 +70,7 @@ def test_every_executor_is_importable_code_not_a_staged_wheel(compiled):
     assert import_utils.import_class_by_path(class_path), label
     assert not any("module_path" in a or ".whl" in a for a in args), label
   trainer = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
-  assert trainer["run_fn"]["runtimeValue"]["constant"] == "components.trainer.module.run_fn"
+  assert trainer["run_fn"]["runtimeValue"]["constant"] == "components.trainer.executor.run_fn"
 
 
 def test_training_steps_get_gpus_the_gpu_image_and_gpu_nodes(compiled):

@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.checkpoint_evaluator import scoring
-from components.trainer import data, loop, module, strategy
+from components.trainer import data, executor, loop, strategy
 from components.config import HyperParameters, Strategy
 
 from tests.conftest import REPO
@@ -128,8 +128,8 @@ def test_new_data_or_config_trains_in_a_fresh_checkpoint_directory(transformed, 
   hp = config.trainer.hyperparameters
 
   def run(cfg, train, name):
-    return module.train(cfg, hp, tft_output, train, eval_pattern, str(tmp_path / "ckpt"),
-                        str(tmp_path / "logs" / name), say=lambda _: None)
+    return executor.train(cfg, hp, tft_output, train, eval_pattern, str(tmp_path / "ckpt"),
+                          str(tmp_path / "logs" / name), say=lambda _: None)
 
   first = run(config, train_pattern, "first")
   assert first.start_step == 0 and first.final_step == 40

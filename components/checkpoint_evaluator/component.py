@@ -19,7 +19,7 @@ from tfx.utils import path_utils
 from components.checkpoint_evaluator import grid_report, selection
 from components.config import PipelineConfig
 from components.trainer import data, loop
-from components.trainer.module import RECORD_FILE
+from components.trainer.executor import RECORD_FILE
 
 InputArtifact = tfx.dsl.components.InputArtifact
 OutputArtifact = tfx.dsl.components.OutputArtifact

@@ -112,7 +112,7 @@ def main(argv=None) -> int:
 
   from components import hyperparameters
   from components.config import HyperParameters
-  from components.trainer import data, loop, module
+  from components.trainer import data, executor, loop
   base = config.trainer.hyperparameters
   hp = (HyperParameters.model_validate_json(args.hp_json) if args.hp_json
         else hyperparameters.from_values(dict(args.hp), base))
@@ -124,8 +124,8 @@ def main(argv=None) -> int:
   # A replica trains itself: it never launches replicas of its own.
   ckpt_dir, warm_start = args.checkpoint_dir, args.warm_start
   if not ckpt_dir:
-    ckpt_dir, warm_start = module.prepare(config, hp, train_pattern, eval_pattern,
-                                          config.checkpoint_root)
+    ckpt_dir, warm_start = executor.prepare(config, hp, train_pattern, eval_pattern,
+                                            config.checkpoint_root)
     say(f"checkpoints: {ckpt_dir}")
   record = loop.train(config, hp, tft_output, train_pattern, eval_pattern, ckpt_dir,
                       log_dir=log_dir, progress=say, warm_start=warm_start)
