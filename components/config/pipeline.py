@@ -1,0 +1,122 @@
+"""The whole configuration: one PipelineConfig, a section per part of the pipeline.
+
+Every runner (local, Kubeflow) builds the pipeline from a `PipelineConfig`, and the
+component code (Transform, Trainer, Tuner...) reads the same object back from its
+JSON. Each section is defined in its own module; the checks across sections are in
+cross_checks.py, and what each step sees of the config in step_views.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Optional
+
+import pydantic
+
+from components.config import cross_checks, step_views
+from components.config._strict import Strict
+from components.config.beam import BeamConfig
+from components.config.data import DataConfig
+from components.config.evaluator import CheckpointSelectionConfig, EvaluatorConfig
+from components.config.features import FeaturesConfig
+from components.config.kubeflow import KubeflowConfig
+from components.config.model import ModelConfig
+from components.config.retrain import RetrainConfig
+from components.config.task import TaskConfig
+from components.config.trainer import TrainerConfig
+from components.config.transform import TransformConfig
+from components.config.tuner import TunerConfig
+
+
+class PipelineConfig(Strict):
+  pipeline_name: str = pydantic.Field("training-patterns", pattern=r"^[a-z0-9][a-z0-9-]*$")
+  # Holds the pipeline root, the MLMD database, TensorBoard logs and checkpoints.
+  run_dir: str = "runs/default"
+  # Where blessed models are pushed; defaults to <run_dir>/serving.
+  serving_dir: Optional[str] = None
+  # Stable checkpoint location, outside the per-execution artifact URIs, so that
+  # retries and reruns resume; defaults to <run_dir>/checkpoints.
+  checkpoint_dir: Optional[str] = None
+  beam: BeamConfig = BeamConfig()
+  data: DataConfig = DataConfig()
+  task: TaskConfig = TaskConfig()
+  features: FeaturesConfig = FeaturesConfig()
+  transform: TransformConfig = TransformConfig()
+  tuner: TunerConfig = TunerConfig()
+  trainer: TrainerConfig = TrainerConfig()
+  model: ModelConfig = ModelConfig()
+  checkpoint_selection: CheckpointSelectionConfig = CheckpointSelectionConfig()
+  evaluator: EvaluatorConfig = EvaluatorConfig()
+  retrain: RetrainConfig = RetrainConfig()
+  kubeflow: KubeflowConfig = KubeflowConfig()
+  # Set by for_step() only: this config is one step's view, with the sections the
+  # step does not read left at their defaults (so whole-config checks do not apply).
+  step_view: Optional[str] = None
+
+  @pydantic.model_validator(mode="after")
+  def _sections_fit_together(self):
+    cross_checks.check(self)
+    return self
+
+  # Derived locations (all absolute, so that Beam workers and executors agree).
+  @property
+  def run_path(self) -> Path:
+    return Path(self.run_dir).resolve()
+
+  @property
+  def pipeline_root(self) -> str:
+    return str(self.run_path / "pipeline_root")
+
+  @property
+  def metadata_path(self) -> str:
+    return str(self.run_path / "metadata.sqlite")
+
+  @property
+  def serving_path(self) -> str:
+    return str(Path(self.serving_dir).resolve() if self.serving_dir
+               else self.run_path / "serving")
+
+  @property
+  def checkpoint_root(self) -> str:
+    return str(Path(self.checkpoint_dir).resolve() if self.checkpoint_dir
+               else self.run_path / "checkpoints")
+
+  @property
+  def tensorboard_dir(self) -> str:
+    return str(self.run_path / "tensorboard")
+
+  def blessing_threshold(self) -> tuple[Optional[float], Optional[float]]:
+    """(lower, upper) bound on the task's blessing metric."""
+    e = self.evaluator
+    if e.lower_bound is None and e.upper_bound is None:
+      return (0.6, None)  # binary; other tasks are rejected by the validator
+    return (e.lower_bound, e.upper_bound)
+
+  def to_json(self) -> str:
+    return self.model_dump_json()
+
+  @classmethod
+  def from_json(cls, text: str) -> "PipelineConfig":
+    return cls.model_validate_json(text)
+
+  def for_step(self, step: str) -> "PipelineConfig":
+    """The config as one step sees it (see step_views.py)."""
+    return step_views.for_step(self, step)
+
+  def training_fingerprint(self) -> str:
+    """A short hash of everything that defines a training run's trajectory.
+
+    Settings that do not change the trajectory are left out, so that changing
+    them (or the hardware, hence the strategy) still resumes the same run.
+    """
+    trainer = self.trainer.model_dump(
+        mode="json", exclude={"keep_checkpoints", "early_stopping", "eval_examples",
+                              "strategy", "workers", "ps"})
+    relevant = {"task": self.task.model_dump(mode="json"),
+                "features": self.features.model_dump(mode="json"),
+                "model": self.model.model_dump(mode="json"),
+                "transform": self.transform.model_dump(mode="json"),
+                "trainer": trainer}
+    blob = json.dumps(relevant, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
