@@ -10,9 +10,12 @@ from components.config._strict import Strict
 
 
 class CheckpointSelectionConfig(Strict):
-  # Eval metric the checkpoint evaluator selects on, and its direction.
-  metric: str = "loss"
-  mode: Literal["min", "max"] = "min"
+  """Which of a run's checkpoints the checkpoint evaluator picks for export."""
+  metric: str = pydantic.Field(
+      "loss", description="The eval metric checkpoints are compared on (e.g. loss, auc, "
+                          "accuracy; max_abs_error or max_rel_error for a memorised grid).")
+  mode: Literal["min", "max"] = pydantic.Field(
+      "min", description="Whether the metric is better smaller (min) or larger (max).")
 
 
 class EvaluatorConfig(Strict):
@@ -22,9 +25,14 @@ class EvaluatorConfig(Strict):
   error for regression. Binary tasks default to AUC >= 0.6 (0.5 is chance); the
   other tasks have no task-independent sensible bound, so one must be given.
   """
-  lower_bound: Optional[float] = None
-  upper_bound: Optional[float] = None
-  # Against production: once a model is in the registry, a candidate is pushed
-  # only if it beats that model, on the same eval data, by more than this much of
-  # the blessing metric (TFMA change threshold; the first push needs the bound only).
-  min_improvement: float = pydantic.Field(0.0, ge=0)
+  lower_bound: Optional[float] = pydantic.Field(
+      None, description="The blessing metric must be at least this (AUC, accuracy). "
+                        "Binary tasks default to AUC >= 0.6; other tasks need a bound.")
+  upper_bound: Optional[float] = pydantic.Field(
+      None, description="The blessing metric must be at most this (mean squared error; in "
+                        "memorize mode, the worst absolute error over the grid).")
+  min_improvement: float = pydantic.Field(
+      0.0, ge=0,
+      description="Once a model is in the registry, a candidate is pushed only if it beats "
+                  "that model, on the same eval data, by more than this much of the "
+                  "blessing metric (the first push needs the bound only).")

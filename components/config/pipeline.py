@@ -30,29 +30,52 @@ from components.config.tuner import TunerConfig
 
 
 class PipelineConfig(Strict):
-  pipeline_name: str = pydantic.Field("training-patterns", pattern=r"^[a-z0-9][a-z0-9-]*$")
-  # Holds the pipeline root, the MLMD database, TensorBoard logs and checkpoints.
-  run_dir: str = "runs/default"
-  # Where blessed models are pushed; defaults to <run_dir>/serving.
-  serving_dir: Optional[str] = None
-  # Stable checkpoint location, outside the per-execution artifact URIs, so that
-  # retries and reruns resume; defaults to <run_dir>/checkpoints.
-  checkpoint_dir: Optional[str] = None
-  beam: BeamConfig = BeamConfig()
-  data: DataConfig = DataConfig()
-  task: TaskConfig = TaskConfig()
-  features: FeaturesConfig = FeaturesConfig()
-  transform: TransformConfig = TransformConfig()
-  tuner: TunerConfig = TunerConfig()
-  trainer: TrainerConfig = TrainerConfig()
-  model: ModelConfig = ModelConfig()
-  checkpoint_selection: CheckpointSelectionConfig = CheckpointSelectionConfig()
-  evaluator: EvaluatorConfig = EvaluatorConfig()
-  retrain: RetrainConfig = RetrainConfig()
-  kubeflow: KubeflowConfig = KubeflowConfig()
-  # Set by for_step() only: this config is one step's view, with the sections the
-  # step does not read left at their defaults (so whole-config checks do not apply).
-  step_view: Optional[str] = None
+  """The whole configuration; relative paths in a config file are relative to the file."""
+  pipeline_name: str = pydantic.Field(
+      "training-patterns", pattern=r"^[a-z0-9][a-z0-9-]*$",
+      description="The pipeline's name in ML Metadata and on Kubeflow: lower-case letters, "
+                  "digits and dashes.")
+  run_dir: str = pydantic.Field(
+      "runs/default", description="Holds the pipeline root, the ML Metadata database, "
+                                  "TensorBoard logs and checkpoints.")
+  serving_dir: Optional[str] = pydantic.Field(
+      None, description="Where blessed models are pushed (the model registry); default: "
+                        "<run_dir>/serving.")
+  checkpoint_dir: Optional[str] = pydantic.Field(
+      None, description="A stable checkpoint location, outside the per-execution artifact "
+                        "directories, so that retries and reruns resume; default: "
+                        "<run_dir>/checkpoints.")
+  beam: BeamConfig = pydantic.Field(
+      BeamConfig(), description="Where the Beam steps (ingest, statistics, Transform, "
+                                "evaluation) run.")
+  data: DataConfig = pydantic.Field(
+      DataConfig(), description="Where the rows come from, and how they are split.")
+  task: TaskConfig = pydantic.Field(
+      TaskConfig(), description="What the model predicts, and how it is judged.")
+  features: FeaturesConfig = pydantic.Field(
+      FeaturesConfig(), description="The input columns, by kind.")
+  transform: TransformConfig = pydantic.Field(
+      TransformConfig(), description="How Transform turns columns into model inputs.")
+  tuner: TunerConfig = pydantic.Field(
+      TunerConfig(), description="The hyperparameter search before training.")
+  trainer: TrainerConfig = pydantic.Field(
+      TrainerConfig(), description="The step budget, checkpoints, distribution and "
+                                   "hyperparameters of training.")
+  model: ModelConfig = pydantic.Field(
+      ModelConfig(), description="Transfer learning from a pre-trained base (image tasks).")
+  checkpoint_selection: CheckpointSelectionConfig = pydantic.Field(
+      CheckpointSelectionConfig(), description="Which checkpoint of a run is exported.")
+  evaluator: EvaluatorConfig = pydantic.Field(
+      EvaluatorConfig(), description="The bounds a model must meet to be blessed and "
+                                     "pushed.")
+  retrain: RetrainConfig = pydantic.Field(
+      RetrainConfig(), description="Periodic retraining on fresh spans (`tpctl retrain`).")
+  kubeflow: KubeflowConfig = pydantic.Field(
+      KubeflowConfig(), description="How `tpctl compile` lays the pipeline out on "
+                                    "Kubernetes (not used locally).")
+  step_view: Optional[str] = pydantic.Field(
+      None, description="Set by the pipeline on one step's view of the config (the sections "
+                        "it does not read at their defaults); never in a config file.")
 
   @pydantic.model_validator(mode="after")
   def _sections_fit_together(self):

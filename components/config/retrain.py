@@ -13,23 +13,29 @@ _WARM_START = re.compile(r"^(cold|production|production-minus-([1-9][0-9]*))$")
 
 class RetrainConfig(Strict):
   """Periodic retraining on fresh spans (`tpctl retrain`)."""
-  # Where training starts: the production model's own checkpoint (its full
-  # training state), K checkpoints before it, or from scratch. Without a production
-  # model (or with its checkpoint gone) it starts cold, and says so.
-  warm_start: str = "production"
-  # A warm start trains this many steps past the production checkpoint (instead
-  # of trainer.train_steps), at this learning rate (default: the trainer's).
-  warm_start_steps: int = pydantic.Field(500, ge=1)
-  warm_start_learning_rate: Optional[float] = pydantic.Field(None, gt=0)
-  # Versions kept in the serving directory (the model registry), newest first.
-  keep_versions: int = pydantic.Field(5, ge=2)
-  # Drift gate: a new span whose categorical (or label) distribution is farther
-  # than this from production's training data (L-infinity distance) stops the run.
-  # Measured on the monthly taxi spans against a year of production data: clean
-  # months reach 0.28 (a 57-row month), a collapse to one payment type is 0.68.
-  drift_threshold: float = pydantic.Field(0.35, gt=0, le=1)
-  # Columns a span itself fixes (a month column in monthly spans) always "drift".
-  drift_exempt: tuple[str, ...] = ()
+  warm_start: str = pydantic.Field(
+      "production",
+      description="Where training starts: production (the production model's own "
+                  "checkpoint, its full training state), production-minus-K (K checkpoints "
+                  "before it) or cold (from scratch). Without a production model, or with "
+                  "its checkpoint gone, it starts cold and says so.")
+  warm_start_steps: int = pydantic.Field(
+      500, ge=1, description="A warm start trains this many steps past the production "
+                             "checkpoint, instead of trainer.train_steps.")
+  warm_start_learning_rate: Optional[float] = pydantic.Field(
+      None, gt=0, description="A warm start's learning rate; null: the trainer's.")
+  keep_versions: int = pydantic.Field(
+      5, ge=2, description="Versions kept in the serving directory (the model registry), "
+                           "newest first.")
+  drift_threshold: float = pydantic.Field(
+      0.35, gt=0, le=1,
+      description="Drift gate: a new span whose categorical (or label) distribution is "
+                  "farther than this from production's training data (L-infinity distance) "
+                  "stops the run. On the monthly taxi spans, clean months reach 0.28 and a "
+                  "collapse to one payment type is 0.68.")
+  drift_exempt: tuple[str, ...] = pydantic.Field(
+      (), description="Columns the drift gate skips: ones a span itself fixes (a month "
+                      "column in monthly spans) always \"drift\".")
 
   @pydantic.field_validator("warm_start")
   @classmethod

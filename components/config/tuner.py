@@ -23,12 +23,21 @@ class SearchParameter(Strict):
   float / int: min and max (sampling linear or log); choice: values. `when`
   makes it conditional: it exists only in trials whose parent has one of the
   listed values, e.g. units_3 with when {num_layers: [3]}."""
-  type: Literal["float", "int", "choice"]
-  min: Optional[float] = None
-  max: Optional[float] = None
-  sampling: Literal["linear", "log"] = "linear"
-  values: Optional[tuple[Union[int, float, str], ...]] = None
-  when: Optional[dict[str, tuple[Union[int, float, str], ...]]] = None
+  type: Literal["float", "int", "choice"] = pydantic.Field(
+      description="float or int: a range from min to max; choice: one of values.")
+  min: Optional[float] = pydantic.Field(
+      None, description="float / int: the smallest value (inclusive).")
+  max: Optional[float] = pydantic.Field(
+      None, description="float / int: the largest value (inclusive); above min.")
+  sampling: Literal["linear", "log"] = pydantic.Field(
+      "linear", description="float / int: how the range is sampled; log (for a learning "
+                            "rate, say) needs min > 0.")
+  values: Optional[tuple[Union[int, float, str], ...]] = pydantic.Field(
+      None, description="choice: the values to choose from.")
+  when: Optional[dict[str, tuple[Union[int, float, str], ...]]] = pydantic.Field(
+      None, description="Makes the parameter conditional: it exists only in trials whose "
+                        "parent parameter has one of the listed values, e.g. units_3 with "
+                        "{num_layers: [3]}.")
 
   @pydantic.model_validator(mode="after")
   def _bounds_or_values(self):
@@ -49,21 +58,37 @@ def _default_space() -> dict[str, SearchParameter]:
 
 
 class TunerConfig(Strict):
-  enabled: bool = True
-  # random, bayesian (Gaussian-process Bayesian optimisation) or hyperband.
-  algorithm: Literal["random", "bayesian", "hyperband"] = "random"
-  # The eval metric trials are compared on, and its direction.
-  objective: str = "loss"
-  direction: Literal["min", "max"] = "min"
-  search_space: dict[str, SearchParameter] = pydantic.Field(default_factory=_default_space)
-  max_trials: int = pydantic.Field(4, ge=1)
-  # A trial's budget; with hyperband, the budget of its longest (last-round) trials.
-  steps_per_trial: int = pydantic.Field(300, ge=1)
-  hyperband_factor: int = pydantic.Field(3, ge=2)
-  # Trials run at once, each in its own process with a share of the cores.
-  parallel_trials: int = pydantic.Field(1, ge=1)
-  # A JSON file of hyperparameters to use when the tuner is off.
-  hyperparameters_file: Optional[str] = None
+  """The hyperparameter search that runs before training (KerasTuner)."""
+  enabled: bool = pydantic.Field(
+      True, description="Search before training; false trains with trainer.hyperparameters "
+                        "(or hyperparameters_file).")
+  algorithm: Literal["random", "bayesian", "hyperband"] = pydantic.Field(
+      "random", description="random, bayesian (Gaussian-process Bayesian optimisation) or "
+                            "hyperband (many short trials, the best continued longer).")
+  objective: str = pydantic.Field(
+      "loss", description="The eval metric trials are compared on (e.g. loss, auc, "
+                          "accuracy).")
+  direction: Literal["min", "max"] = pydantic.Field(
+      "min", description="Whether the objective is better smaller (min) or larger (max).")
+  search_space: dict[str, SearchParameter] = pydantic.Field(
+      default_factory=_default_space,
+      description="What the search varies, by name: learning_rate, embedding_dim, dropout, "
+                  "l2, batch_size (per replica), and the model's shape: num_layers, with "
+                  "units for the first layer (each next one halved) or units_<i> per layer.")
+  max_trials: int = pydantic.Field(4, ge=1, description="Trials the search runs at most.")
+  steps_per_trial: int = pydantic.Field(
+      300, ge=1, description="A trial's training steps; with hyperband, the budget of its "
+                             "longest (last-round) trials.")
+  hyperband_factor: int = pydantic.Field(
+      3, ge=2, description="hyperband: each round keeps 1 in this many trials, and trains "
+                           "them this many times longer.")
+  parallel_trials: int = pydantic.Field(
+      1, ge=1, description="Trials run at once, each in its own process with a share of the "
+                           "cores.")
+  hyperparameters_file: Optional[str] = pydantic.Field(
+      None, description="With the tuner off: a JSON file of hyperparameters (trainer."
+                        "hyperparameters fields, or a Tuner's best_hyperparameters.txt) "
+                        "that overrides trainer.hyperparameters.")
 
   @pydantic.model_validator(mode="after")
   def _known_names(self):
