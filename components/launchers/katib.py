@@ -18,8 +18,11 @@ import shlex
 from kubernetes import client as k8s
 
 from components.config import SearchParameter, StepResources, Toleration, VolumeMount
+from components.errors import ConfigError
 from components.launchers import custom_resource as cr
 from components.launchers.custom_resource import Progress
+from components.launchers import pod_templates
+from components.launchers.status import condition, why
 
 GROUP, VERSION, PLURAL, KIND = "kubeflow.org", "v1beta1", "experiments", "Experiment"
 CONTAINER = "training"  # the trial's primary container: the one whose stdout counts
@@ -40,7 +43,9 @@ _NO_HYPERBAND = ("algorithm 'hyperband': Katib's hyperband needs a resource para
 
 class ExperimentFailed(RuntimeError):
   """The Experiment failed, timed out, found no best trial or could not be run;
-  str() is one line."""
+  str() is one line. A run failure, not a UserError: a spec the config makes
+  invalid (hyperband, a conditional parameter...) is refused as a ConfigError
+  before anything is created."""
 
 
 _KIND = cr.Kind(GROUP, VERSION, PLURAL, KIND, error=ExperimentFailed,
@@ -76,25 +81,25 @@ class ExperimentSpec:
 
   def __post_init__(self):
     if self.algorithm == "hyperband":
-      raise ValueError(_NO_HYPERBAND)
+      raise ConfigError(_NO_HYPERBAND)
     if self.algorithm not in ALGORITHMS:
-      raise ValueError(f"algorithm {self.algorithm!r}: not one of {', '.join(ALGORITHMS)}")
+      raise ConfigError(f"algorithm {self.algorithm!r}: not one of {', '.join(ALGORITHMS)}")
     _check_name(self)
     if not self.namespace:
       raise ValueError("namespace is required")
     if not self.trial_command:
       raise ValueError("trial_command is empty")
     if self.direction not in ("min", "max"):
-      raise ValueError(f"direction {self.direction!r}: not min or max")
+      raise ConfigError(f"direction {self.direction!r}: not min or max")
     if not _METRIC.match(self.objective):
-      raise ValueError(f"objective {self.objective!r}: not a metric name")
+      raise ConfigError(f"objective {self.objective!r}: not a metric name")
     if not self.search_space:
       raise ValueError("search_space is empty")
     for name, param in self.search_space.items():
       _parameter(name, param)  # refuses what Katib cannot search
     _check_counts(self)
-    cr.check_volumes(self.volumes)
-    cr.owner_references(self.owner)
+    pod_templates.check_volumes(self.volumes)
+    pod_templates.owner_references(self.owner)
 
   @property
   def algorithm_name(self) -> str:
@@ -113,12 +118,12 @@ def _check_name(spec: ExperimentSpec) -> None:
 def _check_counts(spec: ExperimentSpec) -> None:
   # Katib's admission webhook rejects these; say so before creating anything.
   if spec.max_trials < 1:
-    raise ValueError(f"max_trials {spec.max_trials}: must be >= 1")
+    raise ConfigError(f"max_trials {spec.max_trials}: must be >= 1")
   if not 1 <= spec.parallel_trials <= spec.max_trials:
-    raise ValueError(f"parallel_trials {spec.parallel_trials}: must be 1..max_trials "
+    raise ConfigError(f"parallel_trials {spec.parallel_trials}: must be 1..max_trials "
                      f"({spec.max_trials})")
   if not 0 <= spec.max_failed_trials <= spec.max_trials:
-    raise ValueError(f"max_failed_trials {spec.max_failed_trials}: must be "
+    raise ConfigError(f"max_failed_trials {spec.max_failed_trials}: must be "
                      f"0..max_trials ({spec.max_trials})")
 
 
@@ -126,9 +131,9 @@ def _check_counts(spec: ExperimentSpec) -> None:
 def build_manifest(spec: ExperimentSpec) -> dict:
   """The Experiment body, as sent to the API server."""
   metadata = {"name": spec.name, "namespace": spec.namespace,
-              "labels": cr.labels("tuning", spec.labels)}
+              "labels": pod_templates.labels("tuning", spec.labels)}
   if spec.owner:
-    metadata["ownerReferences"] = cr.owner_references(spec.owner)
+    metadata["ownerReferences"] = pod_templates.owner_references(spec.owner)
   return {
       "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": metadata,
       "spec": {
@@ -148,12 +153,12 @@ def build_manifest(spec: ExperimentSpec) -> dict:
 def _parameter(name: str, p: SearchParameter) -> dict:
   """A Katib parameter; Katib has no conditional parameters, so `when` is refused."""
   if p.when:
-    raise ValueError(f"search_space.{name}: conditional (when {dict(p.when)}); Katib "
+    raise ConfigError(f"search_space.{name}: conditional (when {dict(p.when)}); Katib "
                      f"has no conditional parameters")
   if p.type == "choice":
     values = [str(v) for v in p.values]
     if any("'" in v for v in values):  # the trial command is single-quoted for sh
-      raise ValueError(f"search_space.{name}: a value contains a quote: {values}")
+      raise ConfigError(f"search_space.{name}: a value contains a quote: {values}")
     return {"name": name, "parameterType": "categorical", "feasibleSpace": {"list": values}}
   if p.type == "int":
     space = {"min": _integer(name, p.min), "max": _integer(name, p.max)}
@@ -167,7 +172,7 @@ def _parameter(name: str, p: SearchParameter) -> dict:
 
 def _integer(name: str, value: float) -> str:
   if not float(value).is_integer():
-    raise ValueError(f"search_space.{name}: int bound {value} is not a whole number")
+    raise ConfigError(f"search_space.{name}: int bound {value} is not a whole number")
   return str(int(value))
 
 
@@ -196,14 +201,14 @@ def trial_script(spec: ExperimentSpec) -> str:
 
 def _trial_pod(spec: ExperimentSpec) -> dict:
   gpus = spec.resources.gpus
-  container = cr.container(
+  container = pod_templates.container(
       CONTAINER, spec.image, ["sh", "-c", trial_script(spec)], resources=spec.resources,
       gpus=gpus, accelerator=spec.accelerator, volumes=spec.volumes)
-  pod = cr.pod_spec(container, service_account=spec.service_account,
+  pod = pod_templates.pod_spec(container, service_account=spec.service_account,
                     volumes=spec.volumes, gpus=gpus, node_selector=spec.node_selector,
                     tolerations=spec.tolerations)
   pod["restartPolicy"] = "Never"  # the Job retries, so that Katib sees each attempt
-  return cr.pod_template(cr.labels("tuning-trial", spec.labels), pod)
+  return pod_templates.pod_template(pod_templates.labels("tuning-trial", spec.labels), pod)
 
 
 def _describe(name: str, p: SearchParameter) -> str:
@@ -231,9 +236,9 @@ def run(spec: ExperimentSpec, api_client: k8s.ApiClient | None = None,
 
 
 def _best(experiment: dict, where: str) -> dict:
-  failed = cr.condition(experiment, "Failed")
+  failed = condition(experiment, "Failed")
   if failed:
-    raise ExperimentFailed(f"{where} failed: {cr.why(failed) or 'Failed'} "
+    raise ExperimentFailed(f"{where} failed: {why(failed) or 'Failed'} "
                            f"({_counts(experiment)})")
   optimal = (experiment.get("status") or {}).get("currentOptimalTrial") or {}
   assignments = optimal.get("parameterAssignments") or []

@@ -34,7 +34,8 @@ _GRACE_SECONDS = 10
 
 
 class ClusterFailed(RuntimeError):
-  """One line: which replica failed, how, and its last words."""
+  """One line: which replica failed, how, and its last words. A run failure, not a
+  UserError: nothing in the input would fix it."""
 
 
 @dataclasses.dataclass

@@ -18,8 +18,12 @@ import re
 from kubernetes import client as k8s
 
 from components.config import StepResources, Toleration, VolumeMount
+from components.errors import ConfigError
 from components.launchers import custom_resource as cr
 from components.launchers.custom_resource import Progress
+from components.launchers import pod_templates
+from components.launchers.pod_log import PodLog
+from components.launchers.status import condition, why
 
 GROUP, VERSION, PLURAL, KIND = "kubeflow.org", "v1", "tfjobs", "TFJob"
 CONTAINER = "tensorflow"  # the Training Operator requires this container name
@@ -27,7 +31,8 @@ _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
 class TFJobFailed(RuntimeError):
-  """The TFJob failed, timed out or could not be run; str() is one line."""
+  """The TFJob failed, timed out or could not be run; str() is one line. A run
+  failure, not a UserError (a shape the config makes invalid is a ConfigError)."""
 
 
 _KIND = cr.Kind(GROUP, VERSION, PLURAL, KIND, error=TFJobFailed,
@@ -58,7 +63,7 @@ class TFJobSpec:
 
   def __post_init__(self):
     if self.workers < 1 or self.ps < 0:
-      raise ValueError(f"need workers >= 1 and ps >= 0, got {self.workers} and {self.ps}")
+      raise ConfigError(f"need workers >= 1 and ps >= 0, got {self.workers} and {self.ps}")
     _check_name(self)
     if not self.namespace:
       raise ValueError("namespace is required")
@@ -67,8 +72,8 @@ class TFJobSpec:
     if "TF_CONFIG" in self.env:
       raise ValueError("env must not set TF_CONFIG: the Training Operator sets it "
                        "per replica")
-    cr.check_volumes(self.volumes)
-    cr.owner_references(self.owner)
+    pod_templates.check_volumes(self.volumes)
+    pod_templates.owner_references(self.owner)
 
   @property
   def progress_replica(self) -> str:
@@ -94,7 +99,7 @@ def build_manifest(spec: TFJobSpec) -> dict:
     replicas["PS"] = spec.ps
   metadata = {"name": spec.name, "namespace": spec.namespace, "labels": _labels(spec)}
   if spec.owner:
-    metadata["ownerReferences"] = cr.owner_references(spec.owner)
+    metadata["ownerReferences"] = pod_templates.owner_references(spec.owner)
   return {
       "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": metadata,
       "spec": {
@@ -106,15 +111,15 @@ def build_manifest(spec: TFJobSpec) -> dict:
 
 
 def _labels(spec: TFJobSpec) -> dict[str, str]:
-  return cr.labels("multiworker-training", spec.labels)
+  return pod_templates.labels("multiworker-training", spec.labels)
 
 
 def _replica(spec: TFJobSpec, kind: str, count: int) -> dict:
   gpus = 0 if kind == "PS" else spec.resources.gpus  # a PS only holds variables
-  container = cr.container(
+  container = pod_templates.container(
       CONTAINER, spec.image, spec.command, resources=spec.resources, gpus=gpus,
       accelerator=spec.accelerator, volumes=spec.volumes, env=spec.env)
-  pod = cr.pod_spec(container, service_account=spec.service_account,
+  pod = pod_templates.pod_spec(container, service_account=spec.service_account,
                     volumes=spec.volumes, gpus=gpus, node_selector=spec.node_selector,
                     tolerations=spec.tolerations)
   return {
@@ -122,7 +127,7 @@ def _replica(spec: TFJobSpec, kind: str, count: int) -> dict:
       # A restarted worker resumes from its checkpoints. PS too: Always would
       # restart a PS the operator stops at the end, and the job would never finish.
       "restartPolicy": "OnFailure",
-      "template": cr.pod_template(_labels(spec), pod)}
+      "template": pod_templates.pod_template(_labels(spec), pod)}
 
 
 # --- running -------------------------------------------------------------------------
@@ -138,14 +143,14 @@ def run(spec: TFJobSpec, api_client: k8s.ApiClient | None = None,
   """
   job = cr.run(_KIND, build_manifest(spec), api_client, progress, poll_seconds,
                timeout_seconds, detail=_shape(spec), pod_log=_progress_pod(spec))
-  failed = cr.condition(job, "Failed")
+  failed = condition(job, "Failed")
   if failed:
-    raise TFJobFailed(cr.why(failed) or "Failed")
+    raise TFJobFailed(why(failed) or "Failed")
   return job
 
 
-def _progress_pod(spec: TFJobSpec) -> cr.PodLog:
-  return cr.PodLog(selector=f"training.kubeflow.org/job-name={spec.name},"
+def _progress_pod(spec: TFJobSpec) -> PodLog:
+  return PodLog(selector=f"training.kubeflow.org/job-name={spec.name},"
                             f"training.kubeflow.org/replica-type={spec.progress_replica},"
                             f"training.kubeflow.org/replica-index=0",
                    container=CONTAINER)

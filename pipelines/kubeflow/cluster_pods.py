@@ -31,6 +31,8 @@ from kubernetes.client.exceptions import ApiException
 
 from components.config import StepResources, Toleration, VolumeMount
 from components.launchers import custom_resource as cr
+from components.launchers import pod_templates
+from components.launchers.status import api_error, one_line
 from pipelines.kubeflow.pods import Finished
 
 # The compiled container's resource fields (KFP v2 PipelineContainerSpec).
@@ -65,17 +67,17 @@ def task_pod(name: str, task: str, image: str, command: list[str], *,
   step, accelerator = step_resources(resources)
   volumes = tuple(VolumeMount(pvc=m["constant"], mount_path=m["mountPath"])
                   for m in platform.get("pvcMount", []))
-  cr.check_volumes(volumes + (VolumeMount(pvc="-", mount_path="/minio"),))
+  pod_templates.check_volumes(volumes + (VolumeMount(pvc="-", mount_path="/minio"),))
   tolerations = tuple(Toleration(**t) for t in platform.get("tolerations", []))
   node_selector = (platform.get("nodeSelector") or {}).get("labels", {})
-  container = cr.container("main", image, command, resources=step, gpus=step.gpus,
+  container = pod_templates.container("main", image, command, resources=step, gpus=step.gpus,
                            accelerator=accelerator, volumes=volumes, env=env)
   container["imagePullPolicy"] = "IfNotPresent"  # imported into the node's containerd
   container["workingDir"] = "/tmp"
   claim, directory = staging
   # The claim's own volume if the step mounts it already: a pod naming one claim
   # in two volumes never starts (the kubelet waits for the second mount forever).
-  launcher = next((name for name, v in cr.named_volumes(volumes) if v.pvc == claim),
+  launcher = next((name for name, v in pod_templates.named_volumes(volumes) if v.pvc == claim),
                   "launcher")
   container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "tmp"] + [
       {"name": launcher, "mountPath": "/tmp", "subPath": f"{directory}/tmp"},
@@ -86,7 +88,7 @@ def task_pod(name: str, task: str, image: str, command: list[str], *,
       {"name": f"KFP_POD_{field.upper()}",
        "valueFrom": {"fieldRef": {"fieldPath": f"metadata.{field}"}}}
       for field in ("name", "uid")]
-  spec = cr.pod_spec(container, service_account=service_account, volumes=volumes,
+  spec = pod_templates.pod_spec(container, service_account=service_account, volumes=volumes,
                      gpus=step.gpus, node_selector=node_selector, tolerations=tolerations)
   spec["restartPolicy"] = "Never"  # a failed step fails the task, as on KFP
   # ... and the run's service account token: the Trainer and Tuner steps create
@@ -96,9 +98,9 @@ def task_pod(name: str, task: str, image: str, command: list[str], *,
   spec["volumes"] = [v for v in spec["volumes"] if v["name"] != "tmp"]
   if launcher == "launcher":
     spec["volumes"].append({"name": "launcher", "persistentVolumeClaim": {"claimName": claim}})
-  labels = cr.labels("pipeline-step", {"pipelines.kubeflow.org/task": _label(task)})
+  labels = pod_templates.labels("pipeline-step", {"pipelines.kubeflow.org/task": _label(task)})
   return {"apiVersion": "v1", "kind": "Pod",
-          "metadata": {"name": name, **cr.pod_template(labels, spec)["metadata"]},
+          "metadata": {"name": name, **pod_templates.pod_template(labels, spec)["metadata"]},
           "spec": spec}
 
 
@@ -142,7 +144,7 @@ class KubernetesPods:
       raise ValueError(f"{pod} is not on the staging volume {self.staging_root}")
     for sub in ("tmp", "minio"):
       (pod / sub).mkdir(parents=True, exist_ok=True)
-    _own(pod, cr.UID)  # the step's user writes its outputs there
+    _own(pod, pod_templates.UID)  # the step's user writes its outputs there
     name = pod_name(task)
     body = task_pod(name, task, image, command,
                     staging=(self.staging_claim, str(pod.relative_to(self.staging_root))),
@@ -174,7 +176,7 @@ class KubernetesPods:
       if phase in _TERMINAL:
         terminated = _terminated(pod)
         code = terminated.exit_code if terminated else None
-        reason = cr.one_line(" ".join(filter(None, [
+        reason = one_line(" ".join(filter(None, [
             terminated and terminated.reason, terminated and terminated.message,
             pod.status.reason, pod.status.message]))) or phase
         return phase, code, reason
@@ -190,7 +192,7 @@ class KubernetesPods:
       return self.api.read_namespaced_pod_log(name, self.namespace, container="main",
                                               _request_timeout=60)
     except ApiException as error:
-      return f"(no log: {cr.api_error(error)})"
+      return f"(no log: {api_error(error)})"
 
   def _delete(self, name: str) -> None:
     try:
