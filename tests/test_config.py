@@ -1,9 +1,13 @@
 """The config file: strict keys, one-line errors, paths relative to the file."""
 from __future__ import annotations
 
+import re
+import typing
+
+import pydantic
 import pytest
 
-from components.config import ConfigError, PipelineConfig, TaskType, load_config
+from components.config import ConfigError, PipelineConfig, TaskType, load_config, reference
 
 
 def _write(tmp_path, text):
@@ -228,3 +232,82 @@ def test_tpctl_config_output_reads_back_as_the_same_config(tmp_path, shipped):
   if not os.path.isabs(original.run_dir):  # the default: relative to where it ran
     original = original.model_copy(update={"run_dir": str(tmp_path / original.run_dir)})
   assert load_config(mine) == original
+
+
+def _models_under(model, seen=None):
+  """Every config model reachable from `model`: its sections, and the models in
+  its mappings and lists (a search space's parameters, a toleration)."""
+  seen = seen if seen is not None else []
+  if model not in seen:
+    seen.append(model)
+    for info in model.model_fields.values():
+      pending = [info.annotation]
+      while pending:
+        annotation = pending.pop()
+        pending += typing.get_args(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+          _models_under(annotation, seen)
+  return seen
+
+
+def test_every_key_of_the_config_has_a_description():
+  models = _models_under(PipelineConfig)
+  assert len(models) > 20  # the walk reaches the nested sections and their items
+  undescribed = [f"{m.__name__}.{name}" for m in models
+                 for name, info in m.model_fields.items()
+                 if not (info.description or "").strip()]
+  assert not undescribed, f"fields without a description: {undescribed}"
+
+
+def _printed_keys(value, is_scalar_mapping, prefix=""):
+  """Dotted keys of a dumped config, as `tpctl config` prints it: list items as [],
+  and a mapping of plain values (a node selector) as one key, its keys being data."""
+  if isinstance(value, dict) and not (prefix and is_scalar_mapping(prefix)):
+    for key, inner in value.items():
+      yield from _printed_keys(inner, is_scalar_mapping, f"{prefix}.{key}" if prefix else key)
+  elif isinstance(value, list) and value and isinstance(value[0], dict):
+    for item in value:
+      yield from _printed_keys(item, is_scalar_mapping, prefix + "[]")
+  else:
+    yield prefix
+
+
+@pytest.mark.parametrize("shipped", [None, "flink_on_kubernetes.yaml", "memorize_projectile.yaml",
+                                     "transfer_digits.yaml", "single_node_cluster.yaml"])
+def test_the_reference_documents_every_key_tpctl_config_prints(shipped):
+  from tests.conftest import REPO
+  documented = {re.compile(re.escape(key).replace("<name>", "[^.]+")): kind for key, kind in
+                re.findall(r"^\| `([^`]+)` \| ([^|]+) \|", reference.markdown(), re.M)}
+  def documented_as(key):
+    return next((kind for p, kind in documented.items() if p.fullmatch(key)), None)
+  def is_scalar_mapping(key):
+    kind = documented_as(key) or ""
+    return kind.startswith("mapping of") and not kind.endswith("section")
+  config = load_config(REPO / "pipelines" / "configs" / shipped if shipped else None)
+  printed = config.model_dump(mode="json", exclude={"step_view"})  # as pipelines/cli prints it
+  keys = list(_printed_keys(printed, is_scalar_mapping))
+  assert "trainer.early_stopping.patience" in keys
+  missing = [k for k in keys if documented_as(k) is None]
+  assert not missing, f"keys missing from the reference: {missing}"
+
+
+def test_the_reference_reads_types_and_defaults_as_a_user_writes_them():
+  text = reference.markdown()
+  row = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([^`]+)` \|.*$", text, re.M)}
+  assert "| int >= 1 | `3` |" in row["trainer.early_stopping.patience"]
+  assert "| one of: relu, tanh, silu, gelu | `relu` |" in row["trainer.hyperparameters.activation"]
+  assert "| list of str |" in row["features.numeric"]
+  assert "| optional float |" in row["evaluator.lower_bound"]
+  assert "`'4'`" in row["kubeflow.training_resources.cpu"]  # the section's own default
+  assert "| float > 0 | required |" in row["data.simulator.axes.<name>.step"]
+  assert "| list of section |" in row["kubeflow.volumes"]
+  assert "## trainer" in text
+
+
+def test_python_m_prints_the_reference():
+  import subprocess
+  import sys
+  from tests.conftest import REPO
+  printed = subprocess.run([sys.executable, "-m", "components.config.reference"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout
+  assert printed == reference.markdown()
