@@ -1,15 +1,19 @@
-"""The tuner's search space, and how its values map onto model hyperparameters.
+"""The tuner's search space declared on KerasTuner, and a trial's values read back
+as model hyperparameters.
 
-No TensorFlow here: the config loader and the Katib/TFJob entry point use it.
+The mapping itself (from_values) lives in the config package, which needs it to
+read a hyperparameters file; this module imports it from there (re-exported here
+for the tuner and the Trainer), and config never imports this module. No
+TensorFlow here: the Katib/TFJob entry point uses it.
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping, Optional
 
 from components.config import HyperParameters, SearchParameter
+from components.config.search_values import from_values
 
-_UNITS_OF_LAYER = re.compile(r"^units_([1-9])$")
+__all__ = ["declare", "from_trainer_args", "from_values"]
 
 
 def declare(hp, space: Mapping[str, SearchParameter]) -> None:
@@ -40,41 +44,6 @@ def _declare_one(hp, name: str, param: SearchParameter) -> None:
     hp.Int(name, int(param.min), int(param.max), sampling=param.sampling)
   else:
     hp.Float(name, param.min, param.max, sampling=param.sampling)
-
-
-def _layers(values: Mapping[str, Any], base: HyperParameters) -> Optional[tuple[int, ...]]:
-  """Layer sizes from num_layers with units (halved at each next layer) or units_<i>."""
-  explicit = {int(m.group(1)): int(v) for k, v in values.items()
-              if (m := _UNITS_OF_LAYER.match(k)) and v is not None}
-  if "num_layers" not in values and "units" not in values and not explicit:
-    return None
-  count = int(values.get("num_layers", len(base.hidden_units)))
-  first = int(values["units"]) if "units" in values else None
-  sizes = []
-  for i in range(1, count + 1):
-    if i in explicit:
-      sizes.append(explicit[i])
-    elif first is not None:
-      sizes.append(max(4, first // 2 ** (i - 1)))
-    elif i <= len(base.hidden_units):
-      sizes.append(base.hidden_units[i - 1])
-    else:
-      sizes.append(max(4, sizes[-1] // 2))
-  return tuple(sizes)
-
-
-def from_values(values: Mapping[str, Any], base: HyperParameters) -> HyperParameters:
-  """Search values (inactive conditionals absent or None) -> HyperParameters."""
-  values = {k: v for k, v in values.items() if v is not None and not k.startswith("tuner/")}
-  update: dict = {}
-  for name, cast in (("learning_rate", float), ("dropout", float), ("l2", float),
-                     ("embedding_dim", int), ("batch_size", int)):
-    if name in values:
-      update[name] = cast(values[name])
-  layers = _layers(values, base)
-  if layers is not None:
-    update["hidden_units"] = layers
-  return HyperParameters.model_validate({**base.model_dump(), **update})
 
 
 def from_trainer_args(tuned: Optional[Mapping[str, Any]],

@@ -13,6 +13,7 @@ import pydantic
 import yaml
 
 from components.config.pipeline import PipelineConfig
+from components.config.search_values import from_values
 from components.config.trainer import HyperParameters
 from components.errors import ConfigError
 
@@ -84,7 +85,6 @@ def _with_hyperparameters_file(config: PipelineConfig) -> PipelineConfig:
   path = config.tuner.hyperparameters_file
   if not path or config.tuner.enabled:
     return config
-  from components import hyperparameters  # no TensorFlow behind this import
   try:
     values = json.loads(Path(path).read_text())
   except OSError as e:
@@ -94,7 +94,7 @@ def _with_hyperparameters_file(config: PipelineConfig) -> PipelineConfig:
   base = config.trainer.hyperparameters
   try:
     if isinstance(values, dict) and "values" in values:
-      hp = hyperparameters.from_values(values["values"], base)
+      hp = from_values(values["values"], base)
     else:
       hp = HyperParameters.model_validate({**base.model_dump(), **values})
   except (pydantic.ValidationError, TypeError, ValueError) as e:
