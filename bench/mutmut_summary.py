@@ -39,7 +39,7 @@ def main(argv=None) -> None:
   body = (f"**{stats['survived']} of {stats['total']} mutants survived** "
           f"({stats['killed']} killed, {stats['no_tests']} not reached by any test, "
           f"{stats['timeout']} timed out) in {took / 60:.1f} minutes.\n\n"
-          "Modules: `components/config.py`, `components/csv_ingest/reader.py`, `rows.py`, "
+          "Modules: `components/config/`, `components/csv_ingest/reader.py`, `rows.py`, "
           "`splits.py`; tests: `tests/test_config.py`, `test_csv_reader.py`, "
           "`test_splits.py`. `mutmut show NAME` shows one.\n\nSurvivors:\n\n" + listed)
   report.write_section("mutmut", "mutmut over the pure-Python modules", "make mutmut", body,
