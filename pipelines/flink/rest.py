@@ -9,7 +9,8 @@ import socket
 import urllib.error
 import urllib.request
 
-from components.config import BeamConfig, ConfigError
+from components.config import BeamConfig
+from components.errors import ConfigError
 
 
 class Unreachable(ConfigError):

@@ -5,7 +5,7 @@ first (croniter and Kubernetes CronJobs use other layouts, hence this checker).
 """
 from __future__ import annotations
 
-from components.config import ConfigError
+from components.errors import ConfigError
 
 # robfig/cron would also read five fields, as seconds..month: "0 3 * * *" would run
 # every hour at minute 3, not at 03:00. So exactly six fields are accepted here.
