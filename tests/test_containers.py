@@ -371,7 +371,7 @@ def test_dockerignore_keeps_the_venv_and_run_outputs_out_of_the_context(stages):
                "pipelines/__pycache__/cli.cpython-311.pyc"]:
     assert dockerignore_excludes(patterns, path), f"{path} would be sent to the build"
   # And everything the Dockerfile copies or installs is still in the context.
-  needed = ["requirements.lock", "pyproject.toml", "README.md", "pipelines/cli.py",
+  needed = ["requirements.lock", "pyproject.toml", "README.md", "pipelines/cli/__init__.py",
             "components/trainer/executor.py"]
   for stage in stages:
     for _, flags, sources, _ in stage.copies():

@@ -16,6 +16,7 @@ import pytest
 from pipelines import cli
 from pipelines.kubeflow import client
 from pipelines.kubeflow import cron as cron_check
+from pipelines.kubeflow import kfp_api
 from tests.fakes.kfp_server import API, FakeKfp
 
 PIPELINE_TASKS = {"Ingest", "ProductionModel", "DriftGate", "StatisticsGen", "SchemaGen",
@@ -353,7 +354,7 @@ def test_unschedule_never_deletes_another_name_even_if_the_server_ignores_filter
 def test_unschedule_follows_pages(capsys, server, monkeypatch):
   experiment_id = server.add_experiment("e")
   doomed = [server.add_recurring_run("r", experiment_id) for _ in range(3)]
-  monkeypatch.setattr(client, "PAGE_SIZE", 2)
+  monkeypatch.setattr(kfp_api, "PAGE_SIZE", 2)
   code, _out, err = tpctl(capsys, "unschedule", "--host", server.url, "--experiment", "e",
                          "--name", "r")
   assert code == 0, err
