@@ -29,7 +29,6 @@ server refuses fails the check.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import datetime
 import itertools
 import json
@@ -38,12 +37,13 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
 
 import kubernetes.client
+
+from tests.fakes.http_server import LocalServer, Request, read_request, respond
 
 TFJOBS = "/apis/kubeflow.org/v1/namespaces/{namespace}/tfjobs"
 EXPERIMENTS = "/apis/kubeflow.org/v1beta1/namespaces/{namespace}/experiments"
@@ -60,19 +60,11 @@ JOB_LABEL = "training.kubeflow.org/job-name"
 RECORD_ENV = "TP_RECORD_K8S_BODIES"
 
 
-def _record(directory: Path, request: "Request") -> None:
+def _record(directory: Path, request: Request) -> None:
   """One POSTed body and the path it went to, for bench/cluster.py to replay."""
   directory.mkdir(parents=True, exist_ok=True)
   (directory / f"{uuid.uuid4().hex}.json").write_text(
       json.dumps({"path": request.path, "body": request.body}))
-
-
-@dataclasses.dataclass
-class Request:
-  method: str
-  path: str
-  query: dict[str, str]
-  body: Any  # parsed JSON, or None
 
 
 class _HttpError(Exception):
@@ -81,12 +73,12 @@ class _HttpError(Exception):
     self.status, self.reason = status, reason
 
 
-class FakeK8s:
+class FakeK8s(LocalServer):
   """with FakeK8s() as k8s: ... k8s.url, k8s.requests, k8s.tfjobs, k8s.experiments,
   k8s.pods"""
 
   def __init__(self):
-    self.requests: list[Request] = []
+    super().__init__()
     self.tfjobs: dict[tuple[str, str], dict] = {}  # (namespace, name) -> object
     self.experiments: dict[tuple[str, str], dict] = {}
     self._stores = {"tfjobs": self.tfjobs, "experiments": self.experiments}
@@ -105,38 +97,11 @@ class FakeK8s:
     self._clock = itertools.count(1)  # seconds after _EPOCH, for timestamps
     self._lock = threading.RLock()
     self._clients: list[kubernetes.client.ApiClient] = []
-    fake = self
-
-    class Handler(BaseHTTPRequestHandler):
-      def do_GET(self):
-        fake._serve(self, "GET")
-
-      def do_POST(self):
-        fake._serve(self, "POST")
-
-      def do_DELETE(self):
-        fake._serve(self, "DELETE")
-
-      def log_message(self, *args):  # keep the test output clean
-        pass
-
-    self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    self._server.daemon_threads = True
-    self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-    # A short poll interval: shutdown() waits for it, at each test's teardown.
-    self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                    daemon=True)
-
-  def __enter__(self) -> Self:
-    self._thread.start()
-    return self
 
   def __exit__(self, *exc):
     for c in self._clients:
       c.close()
-    self._server.shutdown()
-    self._server.server_close()
-    self._thread.join(timeout=10)
+    super().__exit__(*exc)
 
   def api_client(self) -> kubernetes.client.ApiClient:
     """A client of this server (closed on exit)."""
@@ -145,15 +110,6 @@ class FakeK8s:
     return client
 
   # --- assertions --------------------------------------------------------------------
-  def calls(self, method: str | None = None, path: str | None = None
-            ) -> list[Request]:
-    return [r for r in self.requests
-            if (method is None or r.method == method) and (path is None or r.path == path)]
-
-  def route(self) -> list[tuple[str, str]]:
-    """(method, path) of every request, in order."""
-    return [(r.method, r.path) for r in self.requests]
-
   def created(self, plural: str | None = None) -> list[dict]:
     """The custom-object bodies POSTed (of one plural, e.g. "tfjobs"), in order."""
     return [r.body for r in self.requests if r.method == "POST"
@@ -267,13 +223,8 @@ class FakeK8s:
 
   # --- serving -----------------------------------------------------------------------
   def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-    url = urlsplit(handler.path)
-    query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-    length = int(handler.headers.get("Content-Length") or 0)
-    raw = handler.rfile.read(length) if length else b""
-    is_json = "json" in (handler.headers.get("Content-Type") or "")
-    body = json.loads(raw) if raw and is_json else None
-    request = Request(method, url.path, query, copy.deepcopy(body))
+    request = read_request(handler, method)
+    body, request.body = request.body, copy.deepcopy(request.body)
     with self._lock:
       self.requests.append(request)
     if method == "POST" and body is not None and os.environ.get(RECORD_ENV):
@@ -288,7 +239,7 @@ class FakeK8s:
       status, answer = e.status, _status_object(e)
     if then:  # a hook, called outside the lock: it may wait on threads that take it
       then()
-    _respond(handler, status, answer)
+    respond(handler, status, answer)
 
   def _answer(self, r: Request, body: Any) -> tuple[int, Any, Callable | None]:
     """(HTTP status, JSON or text, a hook to call before answering)."""
@@ -437,13 +388,3 @@ def _parse_selector(selector: str) -> dict[str, str]:
       raise _HttpError(400, "BadRequest", f"selector not supported by the fake: {term}")
     wanted[key] = value
   return wanted
-
-
-def _respond(handler: BaseHTTPRequestHandler, status: int, answer: Any) -> None:
-  text = isinstance(answer, str)
-  data = answer.encode() if text else json.dumps(answer).encode()
-  handler.send_response(status)
-  handler.send_header("Content-Type", "text/plain" if text else "application/json")
-  handler.send_header("Content-Length", str(len(data)))
-  handler.end_headers()
-  handler.wfile.write(data)

@@ -8,25 +8,15 @@ request fails a test instead of passing unnoticed.
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from http.server import BaseHTTPRequestHandler
+
+from tests.fakes.http_server import LocalServer, Request, read_request, respond
 
 API = "/apis/v2beta1"
 CREATED_AT = "2026-01-01T00:00:00Z"
-
-
-@dataclasses.dataclass
-class Request:
-  method: str
-  path: str
-  query: dict[str, str]
-  body: Any  # parsed JSON, or None
-  headers: dict[str, str]  # lower-case names
 
 
 class _HttpError(Exception):
@@ -35,11 +25,11 @@ class _HttpError(Exception):
     self.status = status
 
 
-class FakeKfp:
+class FakeKfp(LocalServer):
   """with FakeKfp() as kfp: ... kfp.url, kfp.requests, kfp.experiments, ..."""
 
   def __init__(self):
-    self.requests: list[Request] = []
+    super().__init__()
     self.experiments: dict[str, dict] = {}
     self.runs: dict[str, dict] = {}
     self.recurring_runs: dict[str, dict] = {}
@@ -49,33 +39,6 @@ class FakeKfp:
     self.ignore_filters = False
     self._ids = itertools.count(1)
     self._lock = threading.Lock()
-    fake = self
-
-    class Handler(BaseHTTPRequestHandler):
-      def do_GET(self):
-        fake._serve(self, "GET")
-
-      def do_POST(self):
-        fake._serve(self, "POST")
-
-      def do_DELETE(self):
-        fake._serve(self, "DELETE")
-
-      def log_message(self, *args):  # keep the test output clean
-        pass
-
-    self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-    self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-  def __enter__(self) -> Self:
-    self._thread.start()
-    return self
-
-  def __exit__(self, *exc):
-    self._server.shutdown()
-    self._server.server_close()
-    self._thread.join(timeout=10)
 
   # --- state set up by tests ---------------------------------------------------------
   def add_experiment(self, name: str, namespace: str = "") -> str:
@@ -93,42 +56,20 @@ class FakeKfp:
         "trigger": {"cron_schedule": {"cron": "0 0 1 * * *"}}, "created_at": CREATED_AT}
     return rr_id
 
-  def calls(self, method: str | None = None, path: str | None = None
-            ) -> list[Request]:
-    return [r for r in self.requests
-            if (method is None or r.method == method) and (path is None or r.path == path)]
-
-  def route(self) -> list[tuple[str, str]]:
-    """(method, path) of every request, in order."""
-    return [(r.method, r.path) for r in self.requests]
-
   # --- serving -------------------------------------------------------------------------
   def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-    url = urlsplit(handler.path)
-    query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-    length = int(handler.headers.get("Content-Length") or 0)
-    raw = handler.rfile.read(length) if length else b""
-    body = None
-    if raw and "json" in (handler.headers.get("Content-Type") or ""):
-      body = json.loads(raw)
-    request = Request(method, url.path, query, body,
-                      {k.lower(): v for k, v in handler.headers.items()})
+    request = read_request(handler, method)
     with self._lock:
       self.requests.append(request)
       try:
-        if (method, url.path) in self.failures:
-          raise _HttpError(*self.failures[(method, url.path)])
+        if (method, request.path) in self.failures:
+          raise _HttpError(*self.failures[(method, request.path)])
         status, answer = 200, self._answer(request)
       except _HttpError as e:
         # grpc-gateway's error body, as the real API server sends it.
         status, answer = e.status, {"error": str(e), "code": 3 if e.status == 400 else 5,
                                     "message": str(e), "details": []}
-    data = json.dumps(answer).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+    respond(handler, status, answer)
 
   def _answer(self, r: Request) -> dict:
     m, p = r.method, r.path
