@@ -1,10 +1,12 @@
 """The pipeline's configuration: one YAML file, validated strictly.
 
 One module per section of the YAML file (data, task, features, transform, model,
-trainer, tuner, evaluator, retrain, beam, kubeflow), the whole in pipeline.py, the
-checks across sections in cross_checks.py, each step's view of it in
-step_views.py, and reading a file in loading.py. It lives in components/ so that
-pipelines/ imports it and components/ never imports pipelines/ (a contract in
+trainer, tuner, evaluator, retrain, beam, kubeflow), each field described in its
+Field(description=...); the whole in pipeline.py, the checks across sections in
+cross_checks.py, each step's view of it in step_views.py, reading a file in
+loading.py (with search_values.py, a search's values as hyperparameters), and the
+reference generated from the schema in reference.py. It lives in components/ so
+that pipelines/ imports it and components/ never imports pipelines/ (a contract in
 pyproject.toml checks the direction). Importers take every name from here.
 """
 from components.config.beam import BeamConfig
