@@ -100,12 +100,12 @@ def table(rows: list[list[str]], metric: str) -> list[str]:
 
 def main(config_path: Optional[str], run_dir: Optional[str], cycles: int,
          months_per_cycle: int, say: Callable[[str], None] = print) -> list[list[str]]:
-  from pipelines.pipeline import blessing_metric_key
+  from components.blessing import policy  # TFX: after the pre-flight
   config = demo_config(config_path, run_dir)
   source = config.run_path / "data" / "monthly"
   months = monthly_spans(source)
   window = config.data.spans.newest or months_per_cycle
-  metric = blessing_metric_key(config)
+  metric = policy.metric_key(config)
   rows, end = [], 0
   for cycle in range(1, cycles + 1):
     end, previous = min(len(months), window + (cycle - 1) * months_per_cycle), end

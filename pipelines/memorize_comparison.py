@@ -78,10 +78,10 @@ def table(rows: dict, points: int, tolerance: float) -> list[str]:
 
 def _summarised(run: Callable[[PipelineConfig], RunSummary], config: PipelineConfig,
                 say: Callable[[str], None]) -> RunSummary:
-  from pipelines.pipeline import blessing_metric_key  # TFX: after the pre-flight
+  from components.blessing import policy  # TFX: after the pre-flight
   summary = run(config)
-  for line in ["", "== summary =="] + summary.lines(blessing_metric_key(config),
-                                                   config.blessing_threshold()):
+  for line in ["", "== summary =="] + summary.lines(policy.metric_key(config),
+                                                   policy.threshold(config)):
     say(line)
   return summary
 

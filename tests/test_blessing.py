@@ -10,9 +10,8 @@ import pytest
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components.blessing import evaluator as blessing_evaluator
-from components.registry import pusher as registry_pusher
-from pipelines import pipeline
+from components.blessing import executor as blessing_evaluator, policy
+from components.pusher import executor as registry_pusher
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +45,7 @@ def test_model_below_threshold_is_not_blessed_and_not_pushed(small_run, tmp_path
   blessing_evaluator.Executor().Do(
       {"examples": [examples], "model": [model], "baseline_model": [production]},
       {"evaluation": [evaluation], "blessing": [blessing]},
-      {"eval_config": proto_utils.proto_to_json(pipeline.eval_config(strict)),
+      {"eval_config": proto_utils.proto_to_json(policy.eval_config(strict)),
        "example_splits": "null", "fairness_indicator_thresholds": "null"})
   assert os.path.exists(tmp_path / "blessing" / "NOT_BLESSED")
   assert blessing.get_int_custom_property("blessed") == 0
@@ -81,7 +80,7 @@ def test_model_below_threshold_is_not_blessed_and_not_pushed(small_run, tmp_path
      "the candidate is production version 3 (same checkpoint)"),
 ])
 def test_push_decision_names_both_scores_and_the_reason(blessed, current, ckpt, pushed, reason):
-  assert registry_pusher.decide(blessed, 0.91, 0.90, "auc", current, ckpt) == (pushed, reason)
+  assert policy.decide(blessed, 0.91, 0.90, "auc", current, ckpt) == (pushed, reason)
 
 
 @pytest.mark.parametrize("candidate, shown", [(float("nan"), "NaN"), (None, "unknown")])
@@ -89,6 +88,6 @@ def test_push_decision_names_both_scores_and_the_reason(blessed, current, ckpt, 
 def test_an_undefined_blessing_metric_never_pushes(candidate, shown, current):
   """TFMA's bounds let NaN through (no comparison with NaN fails): an AUC on an eval
   split of one class would bless any model. Blessed or not, it is not pushed."""
-  push, reason = registry_pusher.decide(True, candidate, 0.9, "auc", current, "c/ckpt-5")
+  push, reason = policy.decide(True, candidate, 0.9, "auc", current, "c/ckpt-5")
   assert not push
   assert reason.startswith(f"candidate auc is {shown} (undefined on this eval data")

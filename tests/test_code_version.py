@@ -22,21 +22,21 @@ def scratch_package(tmp_path, monkeypatch):
 
 
 def test_a_step_depends_on_the_modules_it_imports_and_no_others():
-  transform = code_version.closure("components.transform_module")
-  assert {"components.transform_module", "components.features",
+  transform = code_version.closure("components.transform.executor")
+  assert {"components.transform.executor", "components.features",
           "components.config"} <= set(transform)
   assert not any(m.startswith("components.trainer") for m in transform)
   trainer = code_version.closure("components.trainer.executor")
   assert {"components.trainer.loop", "components.trainer.checkpoints"} <= set(trainer)
-  assert "components.transform_module" not in trainer
+  assert "components.transform.executor" not in trainer
 
 
 def test_an_edit_changes_the_digest_of_the_steps_that_run_it(scratch_package):
-  before = {m: code_version.digest(m) for m in ("components.transform_module",
+  before = {m: code_version.digest(m) for m in ("components.transform.executor",
                                                 "components.trainer.executor")}
   loop = scratch_package / "trainer" / "loop.py"
   loop.write_text(loop.read_text() + "\n# an edit\n")
   code_version.closure.cache_clear()
   assert code_version.digest("components.trainer.executor") != before["components.trainer.executor"]
-  assert code_version.digest("components.transform_module") == \
-      before["components.transform_module"]
+  assert code_version.digest("components.transform.executor") == \
+      before["components.transform.executor"]

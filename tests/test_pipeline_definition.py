@@ -36,7 +36,7 @@ def test_components_import_code_by_module_path_not_by_staged_file():
                       serving_dir="/serving", checkpoint_root="/ckpt")
   by_id = {c.id: c for c in p.components}
   assert by_id["Transform"].exec_properties["preprocessing_fn"] == \
-      "components.transform_module.preprocessing_fn"
+      "components.transform.executor.preprocessing_fn"
   assert by_id["Trainer"].exec_properties["run_fn"] == "components.trainer.executor.run_fn"
   assert by_id["Tuner"].exec_properties["tuner_fn"] == "components.tuner_module.tuner_fn"
   assert not by_id["Trainer"].exec_properties.get("module_file")

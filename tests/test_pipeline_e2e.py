@@ -223,7 +223,7 @@ def test_changed_transform_code_reruns_transform_not_ingest(run_in_place, tmp_pa
   from tests.conftest import REPO
   shutil.copytree(REPO / "components", tmp_path / "code" / "components",
                   ignore=shutil.ignore_patterns("__pycache__"))
-  module = tmp_path / "code" / "components" / "transform_module.py"
+  module = tmp_path / "code" / "components" / "transform" / "executor.py"
   module.write_text(module.read_text() + "\n# an edit\n")
   out = _run_until(run_in_place, r"\] Transform (done|cached)", env_path=str(tmp_path / "code"))
   assert _cached(out) == {"Ingest", "StatisticsGen", "SchemaGen"}

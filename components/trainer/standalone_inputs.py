@@ -14,7 +14,8 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
-from components import features, transform_module
+from components import features
+from components.transform import executor as transform_executor
 from components.csv_ingest import executor, rows
 from components.config import PipelineConfig
 
@@ -44,14 +45,14 @@ def build(config: PipelineConfig, csv_path: Path, out_dir: Path) -> tuple[str, s
   raw_spec = {name: tf.io.VarLenFeature(tf.float32 if kind == rows.FLOAT else tf.string)
               for name, kind in spec.kinds.items()}
   metadata = dataset_metadata.DatasetMetadata.from_feature_spec(raw_spec)
-  fn = functools.partial(transform_module.preprocessing_fn,
+  fn = functools.partial(transform_executor.preprocessing_fn,
                          custom_config={"config": config.to_json()})
   transform_dir = str(out_dir / "transform_graph")
   # As the pipeline runs Transform: in process, in the same TF mode. (The runner
   # is named: Beam's default would first try to download the Prism runner.)
   with beam.Pipeline(runner="FnApiRunner") as p, tft_beam.Context(
       temp_dir=str(out_dir / "tmp"),
-      force_tf_compat_v1=transform_module.tf_compat_v1(config)):
+      force_tf_compat_v1=transform_executor.tf_compat_v1(config)):
     train = p | beam.Create([_to_instance(e, spec.kinds) for e in examples[:cut]])
     transform_fn = (train, metadata) | tft_beam.AnalyzeDataset(fn)
     _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)

@@ -1,14 +1,13 @@
-"""The Tuner step's executor: TFX's own, plus the trials table and plot written
-into its tuner_results output, beside TFX's tuner_results.json. (Not into
-best_hyperparameters: the Trainer reads that directory's one and only file.)"""
+"""The Tuner step's executor: TFX's own (which calls tuner_fn), plus the trials
+table and plot written into its tuner_results output, beside TFX's
+tuner_results.json. (Not into best_hyperparameters: the Trainer reads that
+directory's one and only file.)"""
 from __future__ import annotations
 
 import os
 
 import tensorflow as tf
-from tfx.components.tuner import component as tfx_tuner_component
 from tfx.components.tuner import executor as tfx_tuner
-from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
 TRIALS_FILES = ("trials.csv", "trials.png")
@@ -27,8 +26,3 @@ class Executor(tfx_tuner.Executor):
       source = os.path.join(tuner.project_dir, name)
       if tf.io.gfile.exists(source):
         tf.io.gfile.copy(source, os.path.join(destination, name), overwrite=True)
-
-
-class Tuner(tfx_tuner_component.Tuner):
-  """TFX's Tuner component, run by the executor above."""
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

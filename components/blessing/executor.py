@@ -1,4 +1,5 @@
-"""TFX's Evaluator, with the production model as its baseline when there is one.
+"""The blessing Evaluator's executor: TFX's Evaluator, with the production model as
+its baseline when there is one.
 
 The eval config carries a change threshold (candidate - baseline >= margin) next to
 the absolute bound. TFMA skips change thresholds when no baseline is given (its
@@ -12,9 +13,7 @@ from typing import Any, Dict, List
 
 from absl import logging
 from tfx import types
-from tfx import v1 as tfx
 from tfx.components.evaluator import executor as evaluator_executor
-from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_component_specs
 
 BASELINE = standard_component_specs.BASELINE_MODEL_KEY
@@ -30,7 +29,3 @@ class Executor(evaluator_executor.Executor):
       logging.info("No production model: the candidate is judged on the absolute bound")
       input_dict = {k: v for k, v in input_dict.items() if k != BASELINE}
     super().Do(input_dict, output_dict, exec_properties)
-
-
-class Evaluator(tfx.components.Evaluator):
-  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)

@@ -1,4 +1,5 @@
-"""tf.Transform preprocessing_fn, driven by the pipeline config.
+"""The Transform step's code: the tf.Transform preprocessing_fn TFX's executor
+calls, driven by the pipeline config.
 
 Numeric columns are z-scored, categorical ones get vocabularies and coordinates
 are bucketized by quantiles. The transform graph is exported inside the serving
@@ -11,7 +12,6 @@ import tensorflow_transform as tft
 
 from components import column_keys, features
 from components.config import PipelineConfig, Strategy, TaskType
-
 
 
 def tf_compat_v1(config: PipelineConfig) -> bool:

@@ -1,58 +1,35 @@
-"""The RegistryPusher: pushes a blessed candidate into the model registry, atomically.
+"""The RegistryPusher's work: push a blessed candidate into the model registry, atomically.
 
 TFX's Pusher copies files into place, so a server polling the directory can load a
 half-copied version, and it keeps every version with no record of what each one
 is. This one publishes through `store.Registry` (temporary name, then rename),
 keeps the newest versions, and records per version its metrics, spans, run,
 checkpoint and warm-start source, with the schema and statistics it was trained on
-(the next run's drift gate compares fresh spans with them).
+(the next run's drift gate compares fresh spans with them). Whether to push is
+blessing/policy.py's `decide`.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import Any, Dict, List
 
 from tfx import types
-from tfx.dsl.components.base import base_component, base_executor, executor_spec
-from tfx.types import artifact_utils, component_spec, standard_artifacts
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components.blessing import scores
+from components import progress
+from components.blessing import policy, scores
 from components.csv_ingest.executor import read_spans_file
 from components.registry import production, store
 
-
-def _say(msg: str) -> None:
-  print(f"[pusher] {msg}", flush=True)
+_say = progress.speaker("pusher")
 
 
 def _float_properties(artifact: types.Artifact, prefix: str) -> dict:
   return {k[len(prefix):]: artifact.get_float_custom_property(k)
           for k in artifact.mlmd_artifact.custom_properties if k.startswith(prefix)}
-
-
-def decide(blessed: bool, candidate: Any, baseline: Any, metric: str, current: dict,
-           checkpoint_path: str) -> tuple[bool, str]:
-  """(push?, the reason in words). `current`: production's entry ({} when none)."""
-  shown = lambda v: "unknown" if v is None else f"{v:.4f}"  # noqa: E731
-  if current and current.get("checkpoint_path") == checkpoint_path:
-    return False, (f"the candidate is production version {current['version']} "
-                   f"(same checkpoint)")
-  if candidate is None or math.isnan(candidate):
-    # TFMA's thresholds let an undefined value through (NaN fails no comparison):
-    # AUC on an eval split of one class, say. A bound that says nothing blesses nothing.
-    return False, (f"candidate {metric} is {shown(candidate) if candidate is None else 'NaN'}"
-                   f" (undefined on this eval data, e.g. a single class): cannot be judged")
-  if not current:
-    verdict = "passes the bound" if blessed else "fails the bound"
-    return blessed, f"no production model yet; candidate {metric} {shown(candidate)} {verdict}"
-  compared = (f"candidate {metric} {shown(candidate)} vs production version "
-              f"{current['version']} {shown(baseline)}")
-  if blessed:
-    return True, f"{compared}: better"
-  return False, f"{compared}: not better by the margin, or below the bound"
 
 
 class Executor(base_executor.BaseExecutor):
@@ -68,7 +45,7 @@ class Executor(base_executor.BaseExecutor):
     candidate, baseline = scores.blessing_scores(get("evaluation").uri, metric)
     checkpoint_path = model.get_string_custom_property("checkpoint_path")
     blessed = bool(blessing.get_int_custom_property("blessed"))
-    push, reason = decide(blessed, candidate, baseline, metric, current, checkpoint_path)
+    push, reason = policy.decide(blessed, candidate, baseline, metric, current, checkpoint_path)
     pushed.set_string_custom_property("decision", reason)
     if candidate is not None:
       pushed.set_float_custom_property("candidate_metric", candidate)
@@ -105,39 +82,3 @@ class Executor(base_executor.BaseExecutor):
     pushed.set_string_custom_property("pushed_destination", destination)
     io_utils.write_string_file(os.path.join(pushed.uri, "entry.json"),
                                json.dumps({"version": entry.version, "reason": reason}))
-
-
-class RegistryPusherSpec(types.ComponentSpec):
-  PARAMETERS = {
-      # TFX PushDestination as JSON (a Kubeflow run parameter), or a directory.
-      "push_destination": component_spec.ExecutionParameter(type=str),
-      "keep_versions": component_spec.ExecutionParameter(type=int),
-      "blessing_metric": component_spec.ExecutionParameter(type=str),
-  }
-  INPUTS = {
-      "model": component_spec.ChannelParameter(type=standard_artifacts.Model),
-      "model_blessing": component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
-      "evaluation": component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
-      "production": component_spec.ChannelParameter(type=standard_artifacts.Model),
-      "examples": component_spec.ChannelParameter(type=standard_artifacts.Examples),
-      "schema": component_spec.ChannelParameter(type=standard_artifacts.Schema),
-      "statistics": component_spec.ChannelParameter(
-          type=standard_artifacts.ExampleStatistics),
-  }
-  OUTPUTS = {
-      "pushed_model": component_spec.ChannelParameter(type=standard_artifacts.PushedModel),
-  }
-
-
-class RegistryPusher(base_component.BaseComponent):
-  SPEC_CLASS = RegistryPusherSpec
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
-
-  def __init__(self, *, model, model_blessing, evaluation, production, examples, schema,
-               statistics, push_destination, keep_versions: int, blessing_metric: str):
-    super().__init__(spec=RegistryPusherSpec(
-        model=model, model_blessing=model_blessing, evaluation=evaluation,
-        production=production, examples=examples, schema=schema, statistics=statistics,
-        push_destination=push_destination, keep_versions=keep_versions,
-        blessing_metric=blessing_metric,
-        pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

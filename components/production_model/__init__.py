@@ -1,0 +1,1 @@
+"""The ProductionModel step: the registry's current version as an artifact."""

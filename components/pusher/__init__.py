@@ -1,0 +1,1 @@
+"""The Pusher step: a blessed candidate into the model registry (registry/store.py)."""

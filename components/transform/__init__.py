@@ -1,0 +1,1 @@
+"""The Transform step: TFX's Transform, running our preprocessing_fn."""
