@@ -15,7 +15,6 @@ from tfx import v1 as tfx
 
 from components import features
 from components.blessing import component as blessing
-from components.blessing.policy import metric_key as blessing_metric_key  # noqa: F401 (callers move to blessing.policy)
 from components.checkpoint_evaluator import component as checkpoint_evaluator_step
 from components.config import PipelineConfig
 from components.csv_ingest.component import csv_ingest

@@ -7,6 +7,7 @@ import typing
 import pydantic
 import pytest
 
+from components.blessing import policy
 from components.config import ConfigError, PipelineConfig, TaskType, load_config, reference
 
 
@@ -21,7 +22,7 @@ def test_defaults_describe_the_embedded_taxi_task():
   assert config.task.type == TaskType.BINARY
   assert config.task.label == "big_tipper"
   assert config.data.dir is None
-  assert config.blessing_threshold() == (0.6, None)
+  assert policy.threshold(config) == (0.6, None)
   assert config.trainer.train_steps // config.trainer.num_checkpoints > 0
 
 
@@ -76,7 +77,7 @@ def test_regression_needs_an_explicit_blessing_threshold(tmp_path):
     load_config(path)
   path = _write(tmp_path, "task:\n  type: regression\n  label: y\n"
                 "evaluator:\n  upper_bound: 4.0\n")
-  assert load_config(path).blessing_threshold() == (None, 4.0)
+  assert policy.threshold(load_config(path)) == (None, 4.0)
 
 
 def test_label_cannot_also_be_a_feature(tmp_path):

@@ -109,13 +109,6 @@ class PipelineConfig(Strict):
   def tensorboard_dir(self) -> str:
     return str(self.run_path / "tensorboard")
 
-  def blessing_threshold(self) -> tuple[Optional[float], Optional[float]]:
-    """(lower, upper) bound on the task's blessing metric."""
-    e = self.evaluator
-    if e.lower_bound is None and e.upper_bound is None:
-      return (0.6, None)  # binary; other tasks are rejected by the validator
-    return (e.lower_bound, e.upper_bound)
-
   def to_json(self) -> str:
     return self.model_dump_json()
 

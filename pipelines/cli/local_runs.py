@@ -72,6 +72,6 @@ def _retrain(args) -> int:
 
 
 def _print_summary(config, summary) -> None:
-  from pipelines.pipeline import blessing_metric_key  # TFX: after the pre-flight
+  from components.blessing import policy  # TFX: after the pre-flight
   print("\n".join(["", "== summary =="] + summary.lines(
-      blessing_metric_key(config), config.blessing_threshold())))
+      policy.metric_key(config), policy.threshold(config))))
