@@ -82,12 +82,13 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
   examples = ingest.outputs["examples"]
   # The registry's current model: warm start, drift baseline and blessing baseline.
   production = production_model.build(serving_dir, push_destination)
+  current = production.outputs["model"]
   statistics = tfx.components.StatisticsGen(examples=examples)
   schema = _schema(config, statistics)
   transform = transform_step.build(config, examples=examples, schema=schema.outputs["schema"],
                                    code_of=code_of)
   # New spans are compared with production's training data before anything trains.
-  drift_gate = drift_gate_step.build(config, examples, production.outputs["model"])
+  drift_gate = drift_gate_step.build(config, examples, current)
   transform.add_upstream_node(drift_gate)
   components = [ingest, production, drift_gate, statistics, schema, transform]
   transform_graph = transform.outputs["transform_graph"]
@@ -101,19 +102,17 @@ def create_pipeline(config: PipelineConfig, *, data_dir: Union[str, Param], pipe
     components.append(tuner)
   trainer = trainer_step.build(
       config, examples=examples, transform_graph=transform_graph,
-      hyperparameters=best_hyperparameters, base_model=production.outputs["model"],
-      checkpoint_root=checkpoint_root, code_of=code_of, train_args=train_args,
-      tfjob=trainer_tfjob)
+      hyperparameters=best_hyperparameters, base_model=current, checkpoint_root=checkpoint_root,
+      code_of=code_of, train_args=train_args, tfjob=trainer_tfjob)
   checkpoint_evaluator = checkpoint_evaluator_step.build(
       config, training=trainer.outputs["model"], examples=examples,
       transform_graph=transform_graph, code_of=code_of)
   candidate = checkpoint_evaluator.outputs["model"]
-  evaluator = blessing.build(config, examples=examples, model=candidate,
-                             baseline_model=production.outputs["model"])
+  evaluator = blessing.build(config, examples=examples, model=candidate, baseline_model=current)
   pusher = pusher_step.build(
       config, push_destination or serving_dir, model=candidate,
       model_blessing=evaluator.outputs["blessing"], evaluation=evaluator.outputs["evaluation"],
-      production=production.outputs["model"], examples=examples,
+      production=current, examples=examples,
       schema=schema.outputs["schema"], statistics=statistics.outputs["statistics"])
   components += [trainer, checkpoint_evaluator, evaluator, pusher]
 
