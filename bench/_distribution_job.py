@@ -23,10 +23,14 @@ def main(mode: str, config_json: str, transform_dir: str, examples_dir: str, wor
 
   from components.config import PipelineConfig
   from components.trainer import cluster, data, evaluation, loop, model as model_lib
+  from components.trainer.inputs import TrainInputs
   config = PipelineConfig.from_json(config_json)
   t = config.trainer
   tft_output = tft.TFTransformOutput(transform_dir)
   train = data.split_pattern(examples_dir, "train")
+  inputs = TrainInputs(config, t.hyperparameters, tft_output, train,
+                       data.split_pattern(examples_dir, "eval"), os.path.join(work, "ckpt"),
+                       os.path.join(work, "logs"), progress=lambda _: None)
   if mode == "input":
     batches = iter(data.make_dataset(train, tft_output, t.per_replica_batch_size,
                                      training=True, seed=t.seed))
@@ -37,8 +41,8 @@ def main(mode: str, config_json: str, transform_dir: str, examples_dir: str, wor
     seconds = time.monotonic() - began
   elif mode == "fit":
     model = model_lib.build_model(config, t.hyperparameters,
-                                  loop.vocab_sizes(config, tft_output),
-                                  loop.num_classes(config, tft_output))
+                                  model_lib.vocab_sizes_of(config, tft_output),
+                                  model_lib.num_classes_of(config, tft_output))
     loss = model_lib.loss_fn(config)
     model.compile(optimizer=keras.optimizers.Adam(t.hyperparameters.learning_rate),
                   loss=lambda y, p: loss(evaluation.prepare_labels(config, y), p))
@@ -48,13 +52,9 @@ def main(mode: str, config_json: str, transform_dir: str, examples_dir: str, wor
     model.fit(dataset, steps_per_epoch=t.train_steps, epochs=1, verbose=0)
     seconds = time.monotonic() - began
   elif mode == "loop":
-    seconds = loop.train(config, t.hyperparameters, tft_output, train,
-                         data.split_pattern(examples_dir, "eval"), os.path.join(work, "ckpt"),
-                         os.path.join(work, "logs"), progress=lambda _: None).seconds
+    seconds = loop.train(inputs).seconds
   elif mode == "cluster":
-    seconds = cluster.train_locally(config, t.hyperparameters.model_dump_json(), examples_dir,
-                                    transform_dir, os.path.join(work, "ckpt"),
-                                    os.path.join(work, "logs"), lambda _: None).seconds
+    seconds = cluster.train_locally(inputs, transform_dir).seconds
   else:
     sys.exit(f"unknown mode {mode!r}")
   print(json.dumps({"seconds": seconds, "steps": t.train_steps}))

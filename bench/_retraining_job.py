@@ -50,14 +50,16 @@ def production(config_json: str, old_tf: str, old_examples: str, new_tf: str,
 
   from components.checkpoint_evaluator import scoring
   from components.config import PipelineConfig
-  from components.trainer import data, evaluation, export, loop
+  from components.trainer import data, evaluation, export, loop, restore, training_state
+  from components.trainer.inputs import TrainInputs
   config = PipelineConfig.from_json(config_json)
   hp = config.trainer.hyperparameters
   old_tft, new_tft = tft.TFTransformOutput(old_tf), tft.TFTransformOutput(new_tf)
   began = time.monotonic()
-  record = loop.train(config, hp, old_tft, data.split_pattern(old_examples, "train"),
-                      data.split_pattern(old_examples, "eval"), os.path.join(work, "ckpt"),
-                      os.path.join(work, "logs"), progress=lambda _: None)
+  record = loop.train(TrainInputs(
+      config, hp, old_tft, data.split_pattern(old_examples, "train"),
+      data.split_pattern(old_examples, "eval"), os.path.join(work, "ckpt"),
+      os.path.join(work, "logs"), progress=lambda _: None))
   train_seconds = time.monotonic() - began
   # As the checkpoint evaluator does: score every kept checkpoint, select, export.
   sel = config.checkpoint_selection
@@ -73,12 +75,11 @@ def production(config_json: str, old_tf: str, old_examples: str, new_tf: str,
   # remapped to the new vocabularies, read through the new window's transform.
   notes = []
   strategy = tf.distribute.get_strategy()
-  built = loop.build(config, hp, new_tft, strategy, hp.learning_rate)
-  ckpt = tf.train.Checkpoint(model=built[0], optimizer=built[1], step=built[2], epoch=built[3])
-  # The loop's own warm-start restore (private), so that this is exactly its start.
-  loop._restore_warm_start(  # pylint: disable=protected-access
-      config, hp, new_tft, strategy, hp.learning_rate, best.path, built, ckpt, notes.append)
-  step0 = evaluation.Evaluator(config, built[0], data.eval_batches(
+  built = training_state.build(config, hp, new_tft, strategy, hp.learning_rate)
+  # The loop's own warm-start restore, so that this is exactly its start.
+  restore.restore_warm_start(config, hp, new_tft, strategy, hp.learning_rate, best.path, built,
+                             notes.append)
+  step0 = evaluation.EvalScorer(config, built.model, data.eval_batches(
       data.split_pattern(new_examples, "eval"), new_tft, config.trainer.eval_examples))()
   return {"checkpoint": best.path, "step": best.step, "selected_on": sel.metric,
           "own_window": best.metrics, "target_auc": target, "eval_rows": rows,
@@ -92,6 +93,7 @@ def train(config_json: str, new_tf: str, new_examples: str, work: str,
 
   from components.config import PipelineConfig
   from components.trainer import data, loop
+  from components.trainer.inputs import TrainInputs
   config = PipelineConfig.from_json(config_json)
   tft_output = tft.TFTransformOutput(new_tf)
   marks: dict = {}
@@ -107,10 +109,11 @@ def train(config_json: str, new_tf: str, new_examples: str, work: str,
       evals.append((int(line.split()[1].split("/")[0]), now))
 
   called = time.monotonic()
-  record = loop.train(config, config.trainer.hyperparameters, tft_output,
-                      data.split_pattern(new_examples, "train"),
-                      data.split_pattern(new_examples, "eval"), os.path.join(work, "ckpt"),
-                      os.path.join(work, "logs"), progress=progress, warm_start=warm_start)
+  record = loop.train(TrainInputs(
+      config, config.trainer.hyperparameters, tft_output,
+      data.split_pattern(new_examples, "train"), data.split_pattern(new_examples, "eval"),
+      os.path.join(work, "ckpt"), os.path.join(work, "logs"), progress=progress,
+      warm_start=warm_start))
   metrics = {h["step"]: h["eval"] for h in record.history}
   t0 = marks["training"]
   return {"start_step": record.start_step, "final_step": record.final_step,

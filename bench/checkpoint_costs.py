@@ -65,7 +65,7 @@ def main(argv=None) -> None:
   args = p.parse_args(argv)
   import tensorflow_transform as tft
   from components.checkpoint_evaluator import scoring
-  from components.trainer import checkpoints, export, loop
+  from components.trainer import checkpoints, export, train_record
   from components.csv_ingest import embedded_data
   from components.config import load_config
   from components.trainer import standalone_inputs
@@ -106,7 +106,7 @@ def main(argv=None) -> None:
       assert record["final_step"] == t.train_steps and record["start_step"] == steps[-1]
       print(f"kill {k + 1}: lost {lost_s[-1]:.2f}s, restart {restart[-1]:.2f}s", flush=True)
 
-    record = loop.TrainRecord(**_record(_start(config, transform_dir, examples_dir, work / "size")))
+    record = train_record.TrainRecord(**_record(_start(config, transform_dir, examples_dir, work / "size")))
     tft_output = tft.TFTransformOutput(transform_dir)
     model = scoring.restore_model(config, record, tft_output,
                                   scoring.list_checkpoints(record.checkpoint_dir)[-1][1])

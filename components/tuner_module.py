@@ -11,6 +11,7 @@ import os
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
+from components import progress
 from components.config import PipelineConfig
 from components.trainer import data
 from components.tuning import search
@@ -29,7 +30,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   root = fn_args.custom_config.get("checkpoint_root") or fn_args.working_dir
   directory = search_dir(config, [data.content_digest(train), data.content_digest(evaluation)],
                          root)
-  say = lambda msg: print(search.PROGRESS_PREFIX + msg, flush=True)  # noqa: E731
+  say = progress.speaker(search.STEP)
   say(f"search ({config.tuner.algorithm}): {directory}")
   if fn_args.custom_config.get("katib"):
     from components.tuning import katib_search

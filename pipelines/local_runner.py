@@ -28,7 +28,7 @@ def _check_resume_from(config: PipelineConfig) -> None:
   TF-free pre-flight.)"""
   if not config.trainer.resume_from:
     return
-  from components.trainer.executor import resolve_resume_from
+  from components.trainer.checkpoint_dirs import resolve_resume_from
   try:
     resolve_resume_from(config.trainer.resume_from,
                         os.path.join(config.checkpoint_root, config.pipeline_name),

@@ -73,6 +73,7 @@ def train_mode(config: PipelineConfig, prepared: Prepared, mode: str, seed: int,
   import tensorflow_transform as tft
   from components.checkpoint_evaluator import scoring
   from components.trainer import data, evaluation, loop
+  from components.trainer.inputs import TrainInputs
   config = config.model_copy(update={
       "model": config.model.model_copy(update={"transfer": mode}),
       "trainer": config.trainer.model_copy(update={"seed": seed})})
@@ -80,17 +81,18 @@ def train_mode(config: PipelineConfig, prepared: Prepared, mode: str, seed: int,
   tft_output = tft.TFTransformOutput(prepared.transform_graph)
   pattern = lambda split: data.split_pattern(prepared.examples_uri, split)  # noqa: E731
   began = time.monotonic()
-  record = loop.train(config, config.trainer.hyperparameters, tft_output, pattern("train"),
-                      pattern("eval"), os.path.join(work_dir, f"{mode}-{seed}", "run"),
-                      log_dir=os.path.join(work_dir, "logs", f"{mode}-{seed}"), progress=say)
+  record = loop.train(TrainInputs(
+      config, config.trainer.hyperparameters, tft_output, pattern("train"), pattern("eval"),
+      os.path.join(work_dir, f"{mode}-{seed}", "run"),
+      log_dir=os.path.join(work_dir, "logs", f"{mode}-{seed}"), progress=say))
   seconds = time.monotonic() - began
   scores = [scoring.CheckpointScore(h["step"], os.path.join(record.checkpoint_dir,
                                                             f"ckpt-{h['step']}"), h["eval"])
             for h in record.history]
   best = scoring.select(scores, "accuracy", "max")
   model = scoring.restore_model(config, record, tft_output, best.path)
-  test = evaluation.Evaluator(config, model, data.eval_batches(pattern("test"), tft_output,
-                                                               None))()
+  test = evaluation.EvalScorer(config, model, data.eval_batches(pattern("test"), tft_output,
+                                                                None))()
   stage = next((h.get("stage") for h in record.history if h["step"] == best.step), None)
   return ModeRun(mode, seed, test["accuracy"], best.metrics["accuracy"], best.step, stage,
                  round(seconds, 1), (record.stopped_early or {}).get("reason"))

@@ -14,17 +14,17 @@ from components.checkpoint_evaluator.scoring import CheckpointScore
 from components.csv_ingest import executor
 from components import features
 from components.trainer import data, export, loop
+from components.trainer.inputs import TrainInputs
 
 
 @pytest.fixture(scope="module")
 def trained(transformed, tmp_path_factory):
   config, transform_dir, examples_dir = transformed
   tmp = tmp_path_factory.mktemp("trained")
-  record = loop.train(config, config.trainer.hyperparameters,
-                      tft.TFTransformOutput(transform_dir),
-                      data.split_pattern(examples_dir, "train"),
-                      data.split_pattern(examples_dir, "eval"), str(tmp / "ckpt"),
-                      str(tmp / "logs"), progress=lambda _: None)
+  record = loop.train(TrainInputs(
+      config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
+      data.split_pattern(examples_dir, "train"), data.split_pattern(examples_dir, "eval"),
+      str(tmp / "ckpt"), str(tmp / "logs"), progress=lambda _: None))
   return config, transform_dir, examples_dir, record
 
 

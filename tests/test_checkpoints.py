@@ -16,7 +16,9 @@ import pytest
 import tensorflow_transform as tft
 
 from components.checkpoint_evaluator import scoring
-from components.trainer import checkpoints, data, executor, loop
+from components.trainer import checkpoint_dirs, checkpoints, data, loop
+from components.trainer.inputs import TrainInputs
+from components.trainer.train_record import TrainRecord
 from components.config import PipelineConfig
 from components.trainer import standalone_inputs
 from tests.conftest import REPO
@@ -155,8 +157,8 @@ def test_selection_picks_the_eval_minimum_of_an_overfitting_run(taxi_slice, tmp_
       "trainer.hyperparameters.embedding_dim": 16})
   transform_dir, examples_dir = standalone_inputs.build(config, tmp_path / "noisy.csv", tmp_path)
   tft_output = tft.TFTransformOutput(transform_dir)
-  record = loop.TrainRecord(**_finish(_job(config, transform_dir, examples_dir,
-                                           tmp_path / "ckpt"))[0])
+  record = TrainRecord(**_finish(_job(config, transform_dir, examples_dir,
+                                      tmp_path / "ckpt"))[0])
   scores = scoring.score(config, record, tft_output, data.split_pattern(examples_dir, "eval"),
                          progress=lambda _: None)
   losses = [s.metrics["loss"] for s in scores]
@@ -206,18 +208,19 @@ def test_resume_from_an_earlier_checkpoint_with_a_new_learning_rate(transformed,
   earlier = root / "earlier-run"
   _finish(_job(config, transform_dir, examples_dir, earlier))  # steps 20, 40, 60
 
-  source = executor.resolve_resume_from("40", str(root), exclude=str(root / "new"))
+  source = checkpoint_dirs.resolve_resume_from("40", str(root), exclude=str(root / "new"))
   assert source == str(earlier / "ckpt-40")
-  assert executor.resolve_resume_from("latest", str(root), str(root / "new")).endswith("ckpt-60")
+  assert checkpoint_dirs.resolve_resume_from("latest", str(root),
+                                             str(root / "new")).endswith("ckpt-60")
   with pytest.raises(ValueError, match=r"checkpoints at steps \[20, 40, 60\]"):
-    executor.resolve_resume_from("30", str(root), str(root / "new"))
+    checkpoint_dirs.resolve_resume_from("30", str(root), str(root / "new"))
 
   tuned = _with(config, train_steps=100, resume_from="40", resume_learning_rate=0.0005)
   logs = []
-  record = loop.train(tuned, tuned.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
-                      data.split_pattern(examples_dir, "train"),
-                      data.split_pattern(examples_dir, "eval"), str(root / "new"),
-                      str(tmp_path / "logs"), progress=logs.append, warm_start=source)
+  record = loop.train(TrainInputs(
+      tuned, tuned.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
+      data.split_pattern(examples_dir, "train"), data.split_pattern(examples_dir, "eval"),
+      str(root / "new"), str(tmp_path / "logs"), progress=logs.append, warm_start=source))
   assert record.start_step == 40 and record.final_step == 100
   scale = config.trainer.per_replica_batch_size / config.trainer.base_batch_size
   assert record.learning_rate == pytest.approx(0.0005 * scale)

@@ -17,6 +17,7 @@ import tensorflow_transform as tft
 
 from components.launchers import local_processes
 from components.trainer import checkpoints, data, executor, vocabularies
+from components.trainer.inputs import TrainInputs
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +33,12 @@ def _config(transformed, tmp_path, **trainer):
 
 def _train(config, transformed, root, say=lambda _: None, on_start=lambda _: None):
   _, transform_dir, examples_dir = transformed
-  return executor.train(config, config.trainer.hyperparameters,
-                        tft.TFTransformOutput(transform_dir),
-                        data.split_pattern(examples_dir, "train"),
-                        data.split_pattern(examples_dir, "eval"), str(root / "checkpoints"),
-                        str(root / "logs"), say, transform_graph=transform_dir,
-                        on_start=on_start)
+  return executor.train(
+      TrainInputs(config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
+                  data.split_pattern(examples_dir, "train"),
+                  data.split_pattern(examples_dir, "eval"), "", str(root / "logs"), say),
+      executor.Launch(str(root / "checkpoints"), transform_graph=transform_dir,
+                      on_start=on_start))
 
 
 def _kill_when(replicas, task, path, events):

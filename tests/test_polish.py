@@ -13,6 +13,7 @@ import tensorflow_transform as tft
 from components import simulators
 from components.config import load_config
 from components.trainer import checkpoints, data, loop, standalone_inputs
+from components.trainer.inputs import TrainInputs
 
 PROJECTILE = Path(__file__).resolve().parents[1] / "pipelines" / "configs" / \
     "memorize_projectile.yaml"
@@ -43,10 +44,10 @@ def _train(grid, ckpt_dir, **trainer):
   config, transform_dir, examples_dir = grid
   config = config.model_copy(update={"trainer": config.trainer.model_copy(update=trainer)})
   lines = []
-  record = loop.train(config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
-                      data.split_pattern(examples_dir, "train"),
-                      data.split_pattern(examples_dir, "eval"), str(ckpt_dir),
-                      str(ckpt_dir) + "-logs", progress=lines.append)
+  record = loop.train(TrainInputs(
+      config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
+      data.split_pattern(examples_dir, "train"), data.split_pattern(examples_dir, "eval"),
+      str(ckpt_dir), str(ckpt_dir) + "-logs", progress=lines.append))
   return record, lines
 
 

@@ -21,6 +21,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.trainer import data, loop, warm_start
+from components.trainer.inputs import TrainInputs
 
 TRAINED_AT = 0.01      # the source checkpoints' rate (trainer.hyperparameters)
 FINE_TUNE_AT = 0.0005  # --learning-rate with --resume-from
@@ -71,10 +72,10 @@ def _train(config, transformed, checkpoint_dir, tmp_path, *, warm=None, crash_at
       raise _Crash()  # after the checkpoint of step crash_at is written
 
   try:
-    loop.train(config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
-               data.split_pattern(examples_dir, "train"),
-               data.split_pattern(examples_dir, "eval"), str(checkpoint_dir),
-               str(tmp_path / "logs"), progress=progress, warm_start=warm)
+    loop.train(TrainInputs(
+        config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
+        data.split_pattern(examples_dir, "train"), data.split_pattern(examples_dir, "eval"),
+        str(checkpoint_dir), str(tmp_path / "logs"), progress=progress, warm_start=warm))
   except _Crash:
     pass
   return RecordingAdam.log.numpy()
@@ -86,7 +87,7 @@ def rates(request, transformed, tmp_path_factory):
   rate is a plain number (a variable the checkpoint holds and a restore brings
   back); cosine comes with a warm-up (a schedule, positioned by the restored step)."""
   patch = pytest.MonkeyPatch()
-  patch.setattr(keras.optimizers, "Adam", RecordingAdam)  # what loop.build creates
+  patch.setattr(keras.optimizers, "Adam", RecordingAdam)  # what training_state.build creates
   tmp = tmp_path_factory.mktemp(f"rates-{request.param}")
   base, _, _ = transformed
   config = _with(base, lr_schedule=request.param,

@@ -11,6 +11,7 @@ from components import features
 from components.checkpoint_evaluator import scoring
 from components.csv_ingest import executor
 from components.trainer import data, export, loop
+from components.trainer.inputs import TrainInputs
 from components.config import load_config
 from components.trainer import standalone_inputs
 
@@ -32,10 +33,10 @@ def test_task_trains_scores_and_serves(task, taxi_slice, tmp_path):
                                   "trainer.num_checkpoints": 2})
   transform_dir, examples_dir = standalone_inputs.build(config, taxi_slice / "data.csv", tmp_path)
   tft_output = tft.TFTransformOutput(transform_dir)
-  record = loop.train(config, config.trainer.hyperparameters, tft_output,
-                      data.split_pattern(examples_dir, "train"),
-                      data.split_pattern(examples_dir, "eval"), str(tmp_path / "ckpt"),
-                      str(tmp_path / "logs"), progress=lambda _: None)
+  record = loop.train(TrainInputs(
+      config, config.trainer.hyperparameters, tft_output,
+      data.split_pattern(examples_dir, "train"), data.split_pattern(examples_dir, "eval"),
+      str(tmp_path / "ckpt"), str(tmp_path / "logs"), progress=lambda _: None))
   scores = scoring.score(config, record, tft_output, data.split_pattern(examples_dir, "eval"),
                          progress=lambda _: None)
   assert [s.step for s in scores] == [30, 60]

@@ -14,6 +14,7 @@ import tensorflow_transform as tft
 
 from components.checkpoint_evaluator import scoring
 from components.trainer import data, executor, loop, strategy
+from components.trainer.inputs import TrainInputs
 from components.config import HyperParameters, Strategy
 
 from tests.conftest import REPO
@@ -22,10 +23,10 @@ from tests.conftest import REPO
 def _train(config, transform_dir, examples_dir, ckpt_dir, log_dir, **overrides):
   if overrides:
     config = config.model_copy(update={"trainer": config.trainer.model_copy(update=overrides)})
-  return loop.train(config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
-                    data.split_pattern(examples_dir, "train"),
-                    data.split_pattern(examples_dir, "eval"), str(ckpt_dir), str(log_dir),
-                    progress=lambda _: None)
+  return loop.train(TrainInputs(
+      config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
+      data.split_pattern(examples_dir, "train"), data.split_pattern(examples_dir, "eval"),
+      str(ckpt_dir), str(log_dir), progress=lambda _: None))
 
 
 def test_step_budget_sets_the_checkpoint_schedule(transformed, tmp_path):
@@ -75,16 +76,16 @@ def test_mirrored_on_two_devices_scales_batch_and_learning_rate(transformed, tmp
           cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
       import tensorflow_transform as tft
       from components.trainer import data, loop
+      from components.trainer.inputs import TrainInputs
       from components.config import PipelineConfig
       config = PipelineConfig.from_json({config.to_json()!r})
       config = config.model_copy(update={{"trainer": config.trainer.model_copy(
           update={{"strategy": "mirrored", "train_steps": 20, "num_checkpoints": 2}})}})
-      record = loop.train(config, config.trainer.hyperparameters,
-                          tft.TFTransformOutput({transform_dir!r}),
-                          data.split_pattern({examples_dir!r}, "train"),
-                          data.split_pattern({examples_dir!r}, "eval"),
-                          {str(tmp_path / "ckpt")!r}, {str(tmp_path / "logs")!r},
-                          progress=lambda _: None)
+      record = loop.train(TrainInputs(
+          config, config.trainer.hyperparameters, tft.TFTransformOutput({transform_dir!r}),
+          data.split_pattern({examples_dir!r}, "train"),
+          data.split_pattern({examples_dir!r}, "eval"), {str(tmp_path / "ckpt")!r},
+          {str(tmp_path / "logs")!r}, progress=lambda _: None))
       import dataclasses
       print(json.dumps(dataclasses.asdict(record)))
       """)
@@ -128,8 +129,9 @@ def test_new_data_or_config_trains_in_a_fresh_checkpoint_directory(transformed, 
   hp = config.trainer.hyperparameters
 
   def run(cfg, train, name):
-    return executor.train(cfg, hp, tft_output, train, eval_pattern, str(tmp_path / "ckpt"),
-                          str(tmp_path / "logs" / name), say=lambda _: None)
+    return executor.train(TrainInputs(cfg, hp, tft_output, train, eval_pattern, "",
+                                      str(tmp_path / "logs" / name), progress=lambda _: None),
+                          executor.Launch(str(tmp_path / "ckpt")))
 
   first = run(config, train_pattern, "first")
   assert first.start_step == 0 and first.final_step == 40

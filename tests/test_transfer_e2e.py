@@ -22,6 +22,8 @@ from components.image_ingest import digits
 from components.model_bases import cut, loading
 from components.registry import store
 from components.trainer import data, loop, transfer
+from components.trainer.inputs import TrainInputs
+from components.trainer.train_record import TrainRecord
 from pipelines import transfer_comparison
 from tests.conftest import REPO, run_tpctl
 
@@ -137,17 +139,17 @@ def test_a_pushed_model_is_the_base_of_the_next(transfer_run):
   assert logits.shape == (2, 3)
 
 
-def _train(run, mode: str, tmp_path: Path, **model) -> tuple[PipelineConfig, loop.TrainRecord,
-                                                              list[str]]:
+def _train(run, mode: str, tmp_path: Path, **model) -> tuple[PipelineConfig, TrainRecord,
+                                                         list[str]]:
   config = run["config"]
   config = PipelineConfig.model_validate({**config.model_dump(), "model": {
       **config.model.model_dump(), "transfer": mode, **model}})
   prepared, said = run["prepared"], []
-  record = loop.train(config, config.trainer.hyperparameters,
-                      tft.TFTransformOutput(prepared.transform_graph),
-                      data.split_pattern(prepared.examples_uri, "train"),
-                      data.split_pattern(prepared.examples_uri, "eval"),
-                      str(tmp_path / "ckpt" / "run"), str(tmp_path / "logs"), said.append)
+  record = loop.train(TrainInputs(
+      config, config.trainer.hyperparameters, tft.TFTransformOutput(prepared.transform_graph),
+      data.split_pattern(prepared.examples_uri, "train"),
+      data.split_pattern(prepared.examples_uri, "eval"), str(tmp_path / "ckpt" / "run"),
+      str(tmp_path / "logs"), said.append))
   return config, record, said
 
 

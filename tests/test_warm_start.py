@@ -162,6 +162,7 @@ def test_a_production_checkpoint_of_another_architecture_falls_back_to_cold(tran
   production's checkpoint cannot be restored into it: the Trainer says why and
   trains cold, instead of failing every retraining until someone edits the config."""
   from components.trainer import data, executor
+  from components.trainer.inputs import TrainInputs
   config, transform_dir, examples_dir = transformed
   tft_output = tft.TFTransformOutput(transform_dir)
   examples = tmp_path / "examples"  # the fixture's examples, with a window of spans
@@ -172,17 +173,19 @@ def test_a_production_checkpoint_of_another_architecture_falls_back_to_cold(tran
   train, evals = data.split_pattern(str(examples), "train"), data.split_pattern(str(examples), "eval")
 
   narrow = config.trainer.hyperparameters.model_copy(update={"hidden_units": (8,)})
-  old = executor.train(config, narrow, tft_output, train, evals, str(tmp_path / "ckpt"),
-                       str(tmp_path / "logs" / "old"), say=lambda _: None)
+  old = executor.train(TrainInputs(config, narrow, tft_output, train, evals, "",
+                                   str(tmp_path / "logs" / "old"), progress=lambda _: None),
+                       executor.Launch(str(tmp_path / "ckpt")))
   model = tmp_path / "production"
   model.mkdir()
   (model / production.PRODUCTION_FILE).write_text(json.dumps(
       {"version": 1, "spans": ["1"],
        "checkpoint_path": f"{old.checkpoint_dir}/ckpt-{old.final_step}"}))
   said = []
-  record = executor.train(config, config.trainer.hyperparameters, tft_output, train, evals,
-                          str(tmp_path / "ckpt"), str(tmp_path / "logs" / "new"), say=said.append,
-                          production_model=str(model))
+  record = executor.train(TrainInputs(config, config.trainer.hyperparameters, tft_output, train,
+                                      evals, "", str(tmp_path / "logs" / "new"),
+                                      progress=said.append),
+                          executor.Launch(str(tmp_path / "ckpt"), production_model=str(model)))
   assert record.started_from == (f"cold (production version 1, step {old.final_step}: "
                                  f"the checkpoint does not fit this model)")
   assert (record.start_step, record.final_step) == (0, config.trainer.train_steps)

@@ -11,17 +11,17 @@ import sys
 import tensorflow_transform as tft
 
 from components.trainer import data, loop
+from components.trainer.inputs import TrainInputs
 from components.config import PipelineConfig
 
 
 def main(config_json, transform_dir, examples_dir, ckpt_dir, mode=""):
   config = PipelineConfig.from_json(config_json)
-  record = loop.train(config, config.trainer.hyperparameters,
-                      tft.TFTransformOutput(transform_dir),
-                      data.split_pattern(examples_dir, "train"),
-                      data.split_pattern(examples_dir, "eval"), ckpt_dir, ckpt_dir + "-logs",
-                      progress=lambda m: print(m, flush=True),
-                      save_checkpoints=mode != "no-checkpoints")
+  record = loop.train(TrainInputs(
+      config, config.trainer.hyperparameters, tft.TFTransformOutput(transform_dir),
+      data.split_pattern(examples_dir, "train"), data.split_pattern(examples_dir, "eval"),
+      ckpt_dir, ckpt_dir + "-logs", progress=lambda m: print(m, flush=True),
+      save_checkpoints=mode != "no-checkpoints"))
   print("RECORD " + json.dumps(dataclasses.asdict(record)), flush=True)
 
 

@@ -8,7 +8,8 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
-from components.trainer import checkpoints, data, evaluation, loop, model as model_lib
+from components.trainer import checkpoints, data, evaluation, model as model_lib
+from components.trainer.train_record import TrainRecord
 from components.config import HyperParameters, PipelineConfig
 
 
@@ -31,24 +32,24 @@ def list_checkpoints(checkpoint_dir: str) -> list[tuple[int, str]]:
   return [(s, os.path.join(checkpoint_dir, f"ckpt-{s}")) for s in steps]
 
 
-def restore_model(config: PipelineConfig, record: loop.TrainRecord, tft_output,
+def restore_model(config: PipelineConfig, record: TrainRecord, tft_output,
                   checkpoint_path: str | None = None) -> keras.Model:
   """The trained model, weights from a checkpoint (optimizer state is not needed)."""
   hp = HyperParameters.model_validate(record.hyperparameters)
-  model = model_lib.build_model(config, hp, loop.vocab_sizes(config, tft_output),
-                                loop.num_classes(config, tft_output))
+  model = model_lib.build_model(config, hp, model_lib.vocab_sizes_of(config, tft_output),
+                                model_lib.num_classes_of(config, tft_output))
   if checkpoint_path:
     tf.train.Checkpoint(model=model).read(checkpoint_path).expect_partial()
   return model
 
 
-def score(config: PipelineConfig, record: loop.TrainRecord, tft_output,
+def score(config: PipelineConfig, record: TrainRecord, tft_output,
           eval_pattern: str, progress=print) -> list[CheckpointScore]:
   """Every kept checkpoint, scored on the same eval rows."""
   model = restore_model(config, record, tft_output)
   weights = tf.train.Checkpoint(model=model)
-  evaluate = evaluation.Evaluator(
-      config, model, data.eval_batches(eval_pattern, tft_output, loop.eval_rows(config)))
+  evaluate = evaluation.EvalScorer(
+      config, model, data.eval_batches(eval_pattern, tft_output, evaluation.eval_rows(config)))
   stages = {h["step"]: (h["stage"], h["unfrozen"]) for h in record.history if "stage" in h}
   scores = []
   for step, path in list_checkpoints(record.checkpoint_dir):

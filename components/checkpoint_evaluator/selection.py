@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from components.checkpoint_evaluator import plot, scoring
 from components.config import PipelineConfig
-from components.trainer import checkpoints, export, loop
+from components.trainer import checkpoints, export
+from components.trainer.train_record import TrainRecord
 
 REPORT_FILE = "checkpoints.json"
 PLOT_FILE = "curves.png"
@@ -30,7 +31,7 @@ def _tree_bytes(root: str) -> int:
              for d, _, files in tf.io.gfile.walk(root) for f in files)
 
 
-def select_and_export(cfg: PipelineConfig, record: loop.TrainRecord, tft_output,
+def select_and_export(cfg: PipelineConfig, record: TrainRecord, tft_output,
                       eval_pattern: str, serving_dir: str, report_dir: str,
                       say: Callable[[str], None]) -> Selection:
   scores = scoring.score(cfg, record, tft_output, eval_pattern, progress=say)

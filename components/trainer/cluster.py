@@ -9,8 +9,8 @@ reach, and the step hands that record on like a single-process run's.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
-import json
 import os
 import secrets
 import sys
@@ -19,12 +19,12 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
+from components import progress
 from components.config import (ClusterSize, PipelineConfig, StepResources, Strategy,
                                Toleration, VolumeMount)
-from components.trainer import job
-from components.trainer.loop import TrainRecord
-
-RECORD_FILE = "training_record.json"
+from components.trainer import data, job, train_record
+from components.trainer.inputs import TrainInputs
+from components.trainer.train_record import TrainRecord
 
 
 def is_distributed(config: PipelineConfig) -> bool:
@@ -37,23 +37,22 @@ def _code_root() -> str:
   return str(Path(importlib.util.find_spec("components").origin).parent.parent)
 
 
-def train_locally(config: PipelineConfig, hp_json: str, examples: str, transform_graph: str,
-                  checkpoint_dir: str, log_dir: str, say: Callable[[str], None],
-                  warm_start: Optional[str] = None, on_start=lambda _: None) -> TrainRecord:
+def train_locally(inputs: TrainInputs, transform_graph: str,
+                  on_start=lambda _: None) -> TrainRecord:
   """trainer.workers worker processes (and trainer.ps parameter servers plus a
   coordinator) on localhost, with TF_CONFIG as the Training Operator sets it."""
   from components.launchers import local_processes
-  t = config.trainer
-  record_path = os.path.join(checkpoint_dir, RECORD_FILE)
-  if tf.io.gfile.exists(record_path):  # an earlier attempt's: never hand that on
-    tf.io.gfile.remove(record_path)
-  command = job.command(config, examples, transform_graph, hp_json, checkpoint_dir,
-                        log_dir, record_path, warm_start, python=sys.executable)
+  t = inputs.trainer
+  record_path = train_record.path_in(inputs.checkpoint_dir)
+  train_record.discard(record_path)
+  command = job.command(inputs, data.examples_of(inputs.train_pattern), transform_graph,
+                        record_path, python=sys.executable)
   parameter_server = t.strategy == Strategy.PARAMETER_SERVER
   path = os.pathsep.join(p for p in (_code_root(), os.environ.get("PYTHONPATH")) if p)
   local_processes.run(command, workers=t.workers, ps=t.ps, chief=parameter_server,
-                      log_dir=os.path.join(checkpoint_dir, "replica-logs"), progress=say,
-                      output=_relay(say), env={"PYTHONPATH": path}, on_start=on_start)
+                      log_dir=os.path.join(inputs.checkpoint_dir, "replica-logs"),
+                      progress=inputs.progress, output=progress.relay("trainer", inputs.progress),
+                      env={"PYTHONPATH": path}, on_start=on_start)
   return read_record(record_path)
 
 
@@ -124,28 +123,28 @@ def _copy_tree(source: str, target: str) -> None:
                        os.path.join(target, relative, name), overwrite=True)
 
 
-def train_on_tfjob(config: PipelineConfig, settings: dict, hp_json: str, examples: str,
-                   transform_graph: str, checkpoint_dir: str, say: Callable[[str], None],
-                   warm_start: Optional[str] = None, api_client=None) -> TrainRecord:
+def train_on_tfjob(inputs: TrainInputs, settings: dict, transform_graph: str,
+                   api_client=None) -> TrainRecord:
   """The replicas as a TFJob: created, watched and deleted by this step."""
   from components.launchers import tfjob
+  config, checkpoint_dir, say = inputs.config, inputs.checkpoint_dir, inputs.progress
   trainer = config.trainer.model_copy(update={"workers": settings["workers"],
                                               "ps": settings["ps"]})
   config = config.model_copy(update={"trainer": trainer})
-  examples, transform_graph = stage_inputs(examples, transform_graph,
+  examples, transform_graph = stage_inputs(data.examples_of(inputs.train_pattern),
+                                           transform_graph,
                                            os.path.join(checkpoint_dir, "inputs"))
-  record_path = os.path.join(checkpoint_dir, RECORD_FILE)
-  if tf.io.gfile.exists(record_path):
-    tf.io.gfile.remove(record_path)
+  record_path = train_record.path_in(checkpoint_dir)
+  train_record.discard(record_path)
   where = namespace(settings)
+  replica_inputs = dataclasses.replace(inputs, config=config,
+                                       log_dir=os.path.join(checkpoint_dir, "tensorboard"))
   spec = tfjob.TFJobSpec(
       # Unique per attempt: a retried step must not adopt its predecessor's job.
       name=f"{config.pipeline_name[:30]}-train-{os.path.basename(checkpoint_dir)[:8]}-"
            f"{secrets.token_hex(3)}",
       namespace=where, image=settings["image"],
-      command=job.command(config, examples, transform_graph, hp_json, checkpoint_dir,
-                          os.path.join(checkpoint_dir, "tensorboard"), record_path,
-                          warm_start),
+      command=job.command(replica_inputs, examples, transform_graph, record_path),
       workers=settings["workers"], ps=settings["ps"],
       chief=config.trainer.strategy == Strategy.PARAMETER_SERVER,
       resources=StepResources(**settings["resources"]), accelerator=settings["accelerator"],
@@ -163,28 +162,18 @@ def train_on_tfjob(config: PipelineConfig, settings: dict, hp_json: str, example
 
 
 def _relay_or_say(say: Callable[[str], None]) -> Callable[[str], None]:
-  """The launcher's own lines as they are, the chief's progress without its prefix."""
-  relay = _relay(say)
-
+  """The launcher's own lines as they are, the chief's progress without its prefix;
+  the rest of the pod's log is TensorFlow's."""
   def forward(line: str) -> None:
-    if line.startswith(job.PROGRESS_PREFIX):
-      relay(line)
-    elif line.startswith("TFJob "):  # the rest of the pod's log is TensorFlow's
+    message = progress.message_of(line, "trainer")
+    if message is not None:
+      say(message)
+    elif line.startswith("TFJob "):
       say(line)
   return forward
-
-
-def _relay(say: Callable[[str], None]) -> Callable[[str], None]:
-  """The reporting replica's progress lines, without TensorFlow's log noise
-  (which stays in the replica's log file)."""
-  def relay(line: str) -> None:
-    if line.startswith(job.PROGRESS_PREFIX):
-      say(line[len(job.PROGRESS_PREFIX):])
-  return relay
 
 
 def read_record(path: str) -> TrainRecord:
   if not tf.io.gfile.exists(path):
     raise RuntimeError(f"the distributed run ended without a training record at {path}")
-  with tf.io.gfile.GFile(path) as f:
-    return TrainRecord(**json.load(f))
+  return train_record.read(path)

@@ -31,6 +31,11 @@ def split_pattern(examples_uri: str, split: str) -> str:
   return os.path.join(examples_uri, f"Split-{split}", "*")
 
 
+def examples_of(pattern: str) -> str:
+  """The examples artifact a split pattern is in (split_pattern's inverse)."""
+  return os.path.dirname(os.path.dirname(pattern))  # <examples>/Split-train/*
+
+
 def _files(file_pattern: str) -> list[str]:
   files = sorted(tf.io.gfile.glob(file_pattern))
   if not files:

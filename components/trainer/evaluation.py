@@ -2,6 +2,8 @@
 each checkpoint (early stopping, keeping the best) and by the checkpoint evaluator."""
 from __future__ import annotations
 
+from typing import Optional
+
 import keras
 import tensorflow as tf
 
@@ -17,8 +19,9 @@ def prepare_labels(config: PipelineConfig, labels: tf.Tensor,
   return tf.reshape(tf.cast(labels, dtype), [-1, 1])
 
 
-class Evaluator:
-  """Compiles the forward pass once; call it after each weight change."""
+class EvalScorer:
+  """A model's eval metrics on held-in-memory batches. Compiles the forward pass
+  once; call it after each weight change."""
 
   def __init__(self, config: PipelineConfig, model: keras.Model, batches: list):
     self._config, self._model, self._batches = config, model, batches
@@ -71,6 +74,12 @@ class Evaluator:
       spread = totals["max_label"] - totals["min_label"]
       metrics["max_rel_error"] = totals["max_abs_err"] / spread if spread else totals["max_abs_err"]
     return metrics
+
+
+def eval_rows(config: PipelineConfig) -> Optional[int]:
+  """How many eval rows score a checkpoint: all of them when memorising, because
+  the claim is about the worst error over every point of the grid."""
+  return None if config.task.mode == "memorize" else config.trainer.eval_examples
 
 
 def is_better(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:

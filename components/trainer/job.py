@@ -21,15 +21,13 @@ format Katib's StdOut metrics collector reads.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import os
 import sys
 import tempfile
 
+from components import progress
 from components.config import ConfigError, PipelineConfig, Strategy, load_config
-
-PROGRESS_PREFIX = "[trainer] "
+from components.trainer.inputs import TrainInputs
 
 
 def _hp(text: str) -> tuple[str, str]:
@@ -51,15 +49,16 @@ def _check_artifacts(examples: str, transform_graph: str) -> None:
                       f"the Transform step's transform_graph artifact")
 
 
-def command(config: PipelineConfig, examples: str, transform_graph: str, hp_json: str,
-            checkpoint_dir: str, log_dir: str, record: str,
-            warm_start: str | None = None, python: str = "python") -> list[str]:
-  """The command every replica of a distributed Trainer step runs."""
-  cmd = [python, "-m", "components.trainer.job", "--config-json", config.to_json(),
+def command(inputs: TrainInputs, examples: str, transform_graph: str, record: str,
+            python: str = "python") -> list[str]:
+  """The command every replica of a distributed Trainer step runs: `inputs` (in
+  their chosen checkpoint directory) on these artifacts; the chief writes the
+  training record at `record`."""
+  cmd = [python, "-m", "components.trainer.job", "--config-json", inputs.config.to_json(),
          "--examples", examples, "--transform-graph", transform_graph,
-         "--hp-json", hp_json, "--checkpoint-dir", checkpoint_dir, "--log-dir", log_dir,
-         "--record", record]
-  return cmd + (["--warm-start", warm_start] if warm_start else [])
+         "--hp-json", inputs.hp.model_dump_json(), "--checkpoint-dir", inputs.checkpoint_dir,
+         "--log-dir", inputs.log_dir, "--record", record]
+  return cmd + (["--warm-start", inputs.warm_start] if inputs.warm_start else [])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,33 +106,26 @@ def main(argv=None) -> int:
     print(f"job: error: {e}", file=sys.stderr)
     return 2
 
-  import tensorflow as tf
   import tensorflow_transform as tft
 
   from components import hyperparameters
   from components.config import HyperParameters
-  from components.trainer import data, executor, loop
+  from components.trainer import checkpoint_dirs, data, loop, train_record
   base = config.trainer.hyperparameters
   hp = (HyperParameters.model_validate_json(args.hp_json) if args.hp_json
         else hyperparameters.from_values(dict(args.hp), base))
-  say = lambda msg: print(PROGRESS_PREFIX + msg, flush=True)  # noqa: E731
-  tft_output = tft.TFTransformOutput(args.transform_graph)
-  train_pattern = data.split_pattern(args.examples, "train")
-  eval_pattern = data.split_pattern(args.examples, "eval")
-  log_dir = args.log_dir or tempfile.mkdtemp(prefix="job-logs-")
+  inputs = TrainInputs(config, hp, tft.TFTransformOutput(args.transform_graph),
+                       data.split_pattern(args.examples, "train"),
+                       data.split_pattern(args.examples, "eval"), args.checkpoint_dir or "",
+                       args.log_dir or tempfile.mkdtemp(prefix="job-logs-"),
+                       progress=progress.speaker("trainer"), warm_start=args.warm_start)
   # A replica trains itself: it never launches replicas of its own.
-  ckpt_dir, warm_start = args.checkpoint_dir, args.warm_start
-  if not ckpt_dir:
-    ckpt_dir, warm_start = executor.prepare(config, hp, train_pattern, eval_pattern,
-                                            config.checkpoint_root)
-    say(f"checkpoints: {ckpt_dir}")
-  record = loop.train(config, hp, tft_output, train_pattern, eval_pattern, ckpt_dir,
-                      log_dir=log_dir, progress=say, warm_start=warm_start)
+  if not inputs.checkpoint_dir:
+    inputs = checkpoint_dirs.choose(inputs, config.checkpoint_root)
+    inputs.progress(f"checkpoints: {inputs.checkpoint_dir}")
+  record = loop.train(inputs)
   if args.record and record.is_chief:
-    tf.io.gfile.makedirs(os.path.dirname(args.record))
-    with tf.io.gfile.GFile(args.record + ".tmp", "w") as f:
-      json.dump(dataclasses.asdict(record), f, indent=2)
-    tf.io.gfile.rename(args.record + ".tmp", args.record, overwrite=True)
+    train_record.write(record, args.record)
   for name, value in record.history[-1]["eval"].items():
     print(f"eval_{name}={value:.6f}", flush=True)
   return 0

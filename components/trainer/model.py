@@ -14,6 +14,23 @@ from components.config import HyperParameters, PipelineConfig, TaskType
 from components.trainer import transfer
 
 
+def vocab_sizes_of(config: PipelineConfig, tft_output) -> dict[str, int]:
+  """Number of ids of each integer input, as the transform module produces them."""
+  sizes = {features.transformed_name(c): tft_output.vocabulary_size_by_name(
+      features.categorical_vocabulary_name(c)) + config.transform.oov_buckets
+           for c in config.features.categorical}
+  sizes.update({features.transformed_name(c): config.transform.coordinate_buckets + 1
+                for c in config.features.coordinates})  # +1: the "missing" bucket
+  return sizes
+
+
+def num_classes_of(config: PipelineConfig, tft_output) -> int:
+  if config.task.type != TaskType.MULTICLASS:
+    return 2
+  # +1: the id of classes that appear only outside the train split.
+  return tft_output.vocabulary_size_by_name(features.label_vocabulary_name(config)) + 1
+
+
 def num_outputs(config: PipelineConfig, num_classes: int) -> int:
   return num_classes if config.task.type == TaskType.MULTICLASS else 1
 

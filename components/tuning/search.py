@@ -21,15 +21,16 @@ from typing import Callable
 
 import keras_tuner as kt
 
-from components import hyperparameters
+from components import hyperparameters, progress
 from components.config import PipelineConfig, Strategy
 from components.trainer import loop
+from components.trainer.inputs import TrainInputs
 from components.tuning import atomic_state, parallel, report
 
 log = logging.getLogger(__name__)
 atomic_state.install()
 RESULT_FILE = "result.json"
-PROGRESS_PREFIX = "[tuner] "
+STEP = "tuner"  # progress lines are "[tuner] ..." (components/progress.py)
 
 # Hyperband's longest trials run max_epochs "epochs" of steps_per_trial / max_epochs.
 _HYPERBAND_ROUNDS = 2  # budgets 1, factor and factor**2 units
@@ -88,13 +89,11 @@ class LoopTuner(kt.engine.base_tuner.BaseTuner):
                "--config-json", self._config.to_json(), "--transform-graph",
                self._transform_graph, "--train", self._train, "--eval", self._eval,
                "--directory", self.directory]
+    # Of a worker's output, only its trials' outcomes reach the step's log.
     parallel.serve(self.oracle, command, workers, os.path.join(self.project_dir, "worker-logs"),
-                   self._say, self._relay, on_start=self.on_workers_started)
+                   self._say, progress.relay(STEP, self._say, starting="trial "),
+                   on_start=self.on_workers_started)
     self.on_search_end()
-
-  def _relay(self, line: str) -> None:
-    if line.startswith(PROGRESS_PREFIX + "trial "):
-      self._say(line[len(PROGRESS_PREFIX):])
 
   def _trial_dir(self, trial_id: str) -> str:
     return os.path.join(self.project_dir, "trials", trial_id)
@@ -121,10 +120,10 @@ class LoopTuner(kt.engine.base_tuner.BaseTuner):
     if self._tft_output is None:
       import tensorflow_transform as tft
       self._tft_output = tft.TFTransformOutput(self._transform_graph)
-    record = loop.train(config, hp, self._tft_output, self._train, self._eval,
-                        self._trial_dir(trial.trial_id), os.path.join(
-                            self._trial_dir(trial.trial_id), "logs"),
-                        progress=log.info, warm_start=warm_start)
+    trial_dir = self._trial_dir(trial.trial_id)
+    record = loop.train(TrainInputs(config, hp, self._tft_output, self._train, self._eval,
+                                    trial_dir, os.path.join(trial_dir, "logs"),
+                                    progress=log.info, warm_start=warm_start))
     metric = self._config.tuner.objective
     value = record.history[-1]["eval"][metric]
     if not math.isfinite(value) or not math.isfinite(record.history[-1]["train_loss"]):

@@ -23,6 +23,7 @@ def main(argv=None) -> int:
   if threads:  # before any op: a share of the cores, not all of them
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+  from components import progress
   from components.config import PipelineConfig
   from components.tuning import search
   config = PipelineConfig.from_json(args.config_json)
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
                            transform_graph=args.transform_graph,
                            train_pattern=args.train, eval_pattern=args.eval,
                            directory=args.directory,
-                           say=lambda msg: print(search.PROGRESS_PREFIX + msg, flush=True))
+                           say=progress.speaker(search.STEP))
   tuner.search(verbose=0)
   return 0
 
