@@ -17,10 +17,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def main(config_json: str, transform_dir: str, examples_dir: str, work: str) -> None:
   from tfx.components.trainer.fn_args_utils import FnArgs
 
-  from components import tuner_module
+  from components.tuning import executor as tuning_executor
   from components.trainer import data
   began = time.monotonic()
-  result = tuner_module.tuner_fn(FnArgs(
+  result = tuning_executor.tuner_fn(FnArgs(
       working_dir=work, transform_graph_path=transform_dir,
       train_files=[data.split_pattern(examples_dir, "train")],
       eval_files=[data.split_pattern(examples_dir, "eval")],

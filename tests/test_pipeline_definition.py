@@ -38,7 +38,7 @@ def test_components_import_code_by_module_path_not_by_staged_file():
   assert by_id["Transform"].exec_properties["preprocessing_fn"] == \
       "components.transform.executor.preprocessing_fn"
   assert by_id["Trainer"].exec_properties["run_fn"] == "components.trainer.executor.run_fn"
-  assert by_id["Tuner"].exec_properties["tuner_fn"] == "components.tuner_module.tuner_fn"
+  assert by_id["Tuner"].exec_properties["tuner_fn"] == "components.tuning.executor.tuner_fn"
   assert not by_id["Trainer"].exec_properties.get("module_file")
 
 

@@ -16,7 +16,8 @@ import time
 import pytest
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import hyperparameters, tuner_module
+from components import hyperparameters
+from components.tuning import executor as tuning_executor
 from components.trainer import data
 from tests.conftest import REPO
 
@@ -38,7 +39,7 @@ def _fn_args(config, transform_dir, examples_dir, root):
 
 
 def _search(config, transform_dir, examples_dir, root, say=lambda _: None):
-  result = tuner_module.tuner_fn(_fn_args(config, transform_dir, examples_dir, root))
+  result = tuning_executor.tuner_fn(_fn_args(config, transform_dir, examples_dir, root))
   result.tuner._say = say
   result.tuner.search(**result.fit_kwargs)
   return result.tuner
@@ -159,7 +160,7 @@ def test_a_killed_search_continues_without_repeating_finished_trials(transformed
   assert len(rerun) == 2, rerun
   finished_first = {line.split(":")[0] for line in done}
   assert not finished_first & {line.split(":")[0] for line in rerun}
-  tuner = tuner_module.tuner_fn(_fn_args(config, transform_dir, examples_dir, tmp_path)).tuner
+  tuner = tuning_executor.tuner_fn(_fn_args(config, transform_dir, examples_dir, tmp_path)).tuner
   assert [r["status"] for r in _table(tuner)] == ["COMPLETED"] * 4
 
 
@@ -167,7 +168,7 @@ def _parallel_search(transformed, root, on_workers_started=lambda _: None):
   config, transform_dir, examples_dir = transformed
   config = _tuned(config, max_trials=4, steps_per_trial=40, parallel_trials=2)
   lines: list[str] = []
-  result = tuner_module.tuner_fn(_fn_args(config, transform_dir, examples_dir, root))
+  result = tuning_executor.tuner_fn(_fn_args(config, transform_dir, examples_dir, root))
   result.tuner._say = lines.append
   result.tuner.on_workers_started = on_workers_started
   result.tuner.search(**result.fit_kwargs)
@@ -207,7 +208,7 @@ def test_a_worker_killed_mid_trial_fails_its_trial_and_the_search_ends(transform
   config, transform_dir, examples_dir = transformed
   config = _tuned(config, max_trials=4, steps_per_trial=40, parallel_trials=2)
   lines: list[str] = []
-  tuner = tuner_module.tuner_fn(_fn_args(config, transform_dir, examples_dir, tmp_path)).tuner
+  tuner = tuning_executor.tuner_fn(_fn_args(config, transform_dir, examples_dir, tmp_path)).tuner
   tuner._say = lines.append
   tuner.on_workers_started = kill_worker0_in_its_first_trial
   tuner.search(verbose=0)  # returns: the search ends despite the lost worker
@@ -271,7 +272,7 @@ def test_katib_backend_runs_trials_of_our_loop_and_hands_on_the_best(
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path / "kubeconfig", k8s.url)))
     args = _fn_args(config, transform_dir, examples_dir, tmp_path)
     args.custom_config["katib"] = settings
-    result = tuner_module.tuner_fn(args)
+    result = tuning_executor.tuner_fn(args)
     result.tuner.search(**result.fit_kwargs)
     best = result.tuner.get_best_hyperparameters()[0].values
   (experiment,) = k8s.created()

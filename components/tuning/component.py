@@ -1,5 +1,6 @@
-"""The Tuner step: TFX's Tuner component, run by our executor (executor.py), which
-calls tuner_fn; the search itself is search.py (or katib_search.py on Kubeflow)."""
+"""The Tuner step: TFX's Tuner component, run by our executor (executor.py, with
+the tuner_fn it calls); the search itself is search.py (or katib_search.py on
+Kubeflow)."""
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -12,7 +13,7 @@ from components.config import PipelineConfig
 from components.tuning import executor
 
 # A module path, not a module file: the code is installed in the image.
-TUNER_FN = "components.tuner_module.tuner_fn"
+TUNER_FN = f"{executor.__name__}.tuner_fn"
 
 
 class Tuner(tfx_tuner_component.Tuner):
@@ -29,7 +30,7 @@ def build(config: PipelineConfig, *, examples, transform_graph, checkpoint_root:
       train_args=tfx.proto.TrainArgs(num_steps=config.tuner.steps_per_trial),
       eval_args=tfx.proto.EvalArgs(num_steps=0),
       custom_config={"config": config.for_step("tuner").to_json(),
-                     "code": code_of(TUNER_FN.rpartition(".")[0]),
+                     "code": code_of(executor.__name__),
                      # The search lives beside the checkpoints: a killed one continues.
                      "checkpoint_root": checkpoint_root,
                      **({"katib": katib} if katib else {})})
