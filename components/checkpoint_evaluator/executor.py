@@ -6,18 +6,13 @@ see. When memorising, also map the served model's error over the whole grid
 """
 from __future__ import annotations
 
-import json
-import os
-
-import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.utils import path_utils
 
 from components import progress
 from components.checkpoint_evaluator import grid_report, selection
 from components.config import PipelineConfig
-from components.trainer import data, loop
-from components.trainer.executor import RECORD_FILE
+from components.trainer import data, train_record
 
 _say = progress.speaker("checkpoint-evaluator")
 
@@ -25,9 +20,7 @@ _say = progress.speaker("checkpoint-evaluator")
 def run(training, examples, transform_graph, model, evaluation, cfg: PipelineConfig) -> None:
   """`training`: the Trainer's Model artifact; `examples`: the raw examples (eval
   split); `model`, `evaluation`: the step's outputs."""
-  with tf.io.gfile.GFile(os.path.join(path_utils.serving_model_path(training.uri),
-                                      RECORD_FILE)) as f:
-    record = loop.TrainRecord(**json.load(f))
+  record = train_record.read(train_record.path_in(path_utils.serving_model_path(training.uri)))
   serving_dir = path_utils.serving_model_dir(model.uri)
   result = selection.select_and_export(
       cfg, record, tft.TFTransformOutput(transform_graph.uri),
