@@ -17,13 +17,13 @@ from components import features
 from components.blessing import component as blessing
 from components.checkpoint_evaluator import component as checkpoint_evaluator_step
 from components.config import PipelineConfig
-from components.csv_ingest.component import csv_ingest
+from components.csv_ingest import component as csv_ingest
 from components.drift_gate import component as drift_gate_step
 from components.image_ingest import listing as image_listing
-from components.image_ingest.component import image_ingest
+from components.image_ingest import component as image_ingest
 from components.production_model import component as production_model
 from components.pusher import component as pusher_step
-from components.simulator_ingest.component import simulator_ingest
+from components.simulator_ingest import component as simulator_ingest
 from components.simulator_ingest.plan import Plan
 from components.trainer import component as trainer_step
 from components.transform import component as transform_step
@@ -39,16 +39,18 @@ def _ingest(config: PipelineConfig, data_dir: Union[str, Param]):
   """The Ingest step for the config's data: a simulator's grid, labelled images or CSV."""
   code_of = code_version.digest
   if config.data.simulator:  # a simulator's grid, solved in the step
-    ingest = simulator_ingest(Plan.from_config(config),
-                              code_of("components.simulator_ingest.executor"))
+    ingest = simulator_ingest.build(Plan.from_config(config),
+                                    code_of("components.simulator_ingest.executor"))
   elif config.data.images:  # labelled images; the cache key follows the files themselves
     source = features.image_source(config)
-    ingest = image_ingest(
+    ingest = image_ingest.build(
         source, features.split_spec(config), config.features.image, config.task.label,
         code_of("components.image_ingest.executor") + ":" + image_listing.fingerprint(source))
   else:
-    ingest = csv_ingest(data_dir, features.column_spec(config), features.split_spec(config),
-                        code_of("components.csv_ingest.executor"), features.span_window(config))
+    ingest = csv_ingest.build(data_dir, features.column_spec(config),
+                              features.split_spec(config),
+                              code_of("components.csv_ingest.executor"),
+                              features.span_window(config))
   return ingest.with_id("Ingest")
 
 

@@ -70,7 +70,7 @@ def test_directory_without_csv_files(tmp_path):
 
 
 def _run_executor(data_dir, out_dir, split_spec=TWO_SPLITS):
-  ingest = component.csv_ingest(str(data_dir), SPEC, split_spec)
+  ingest = component.build(str(data_dir), SPEC, split_spec)
   props = {k: proto_utils.proto_to_json(v) if isinstance(v, message.Message) else v
            for k, v in ingest.exec_properties.items()}
   examples = standard_artifacts.Examples()

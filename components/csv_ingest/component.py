@@ -24,7 +24,7 @@ def _fingerprint_pattern(input_base) -> str:
   return survey.PATTERN
 
 
-def csv_ingest(input_base: str, columns: rows.ColumnSpec, split_spec: splits.SplitSpec,
+def build(input_base: str, columns: rows.ColumnSpec, split_spec: splits.SplitSpec,
                code: str = "", window: spans.Window = spans.Window()) -> FileBasedExampleGen:
   """`code`: a digest of the executor's code, so that TFX's cache (keyed on the
   step's properties) reruns Ingest when that code changes. `window`: which spans

@@ -11,7 +11,7 @@ from components.image_ingest import executor
 from components.image_ingest.listing import Source
 
 
-def image_ingest(source: Source, split_spec: SplitSpec, image_column: str, label_column: str,
+def build(source: Source, split_spec: SplitSpec, image_column: str, label_column: str,
                  code: str = "") -> QueryBasedExampleGen:
   """`code`: a digest of the executor's code, which keys TFX's cache. The source's
   description stands in for the query, so it shows in MLMD and the compiled spec."""

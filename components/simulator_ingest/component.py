@@ -10,7 +10,7 @@ from components.simulator_ingest import executor
 from components.simulator_ingest.plan import Plan
 
 
-def simulator_ingest(plan: Plan, code: str = "") -> QueryBasedExampleGen:
+def build(plan: Plan, code: str = "") -> QueryBasedExampleGen:
   """`code`: a digest of the executor's code, which keys TFX's cache. The plan's
   description stands in for the query, so it shows in MLMD and the compiled spec."""
   return QueryBasedExampleGen(
