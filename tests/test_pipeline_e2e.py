@@ -243,7 +243,7 @@ def test_the_pushed_model_is_the_checkpoint_the_report_selected(small_run):
   """What ships is what the checkpoint evaluator says it selected."""
   import tensorflow_transform as tft
   from components.checkpoint_evaluator import scoring
-  from components.trainer import loop
+  from components.trainer import train_record
   config, _ = small_run
   root = config.run_path / "pipeline_root"
   [report_path] = glob.glob(str(root / "CheckpointEvaluator" / "evaluation" / "*"
@@ -251,7 +251,7 @@ def test_the_pushed_model_is_the_checkpoint_the_report_selected(small_run):
   report = json.loads(open(report_path).read())
   [record_path] = glob.glob(str(root / "Trainer" / "model" / "*" / "Format-Serving"
                                 / "training_record.json"))
-  record = loop.TrainRecord(**json.loads(open(record_path).read()))
+  record = train_record.read(record_path)
   [transform_dir] = glob.glob(str(root / "Transform" / "transform_graph" / "*"))
   tft_output = tft.TFTransformOutput(transform_dir)
 
