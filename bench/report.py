@@ -1,10 +1,11 @@
 """Writes one benchmark's section of BENCHMARKS.md, leaving the others alone, and
-copies the figures the README quotes from BENCHMARKS.md into the README.
+copies the figures the README and the docs pages quote from BENCHMARKS.md into
+them.
 
 A section may carry named figures (an HTML comment `<!-- figures {...} -->`); the
-README quotes one as `<!-- fig:SECTION.NAME -->value<!-- /fig -->`. The README's
-numbers are never typed in: `sync_readme()` fills them, and
-tests/test_readme_figures.py fails when the two files disagree."""
+README or a page under docs/ quotes one as `<!-- fig:SECTION.NAME -->value<!-- /fig -->`.
+Their numbers are never typed in: `sync_quotes()` fills them, and
+tests/test_readme_figures.py fails when a page and BENCHMARKS.md disagree."""
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ from pathlib import Path
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 README_MD = BENCHMARKS_MD.parent / "README.md"
+DOCS_DIR = BENCHMARKS_MD.parent / "docs"
 _SECTION = re.compile(r"<!-- bench:(\S+) -->(.*?)<!-- /bench:\1 -->", re.S)
 _FIGURES = re.compile(r"<!-- figures (\{.*?\}) -->")
 # What the README shows for a figure no benchmark has written yet.
@@ -62,7 +64,7 @@ def write_section(key: str, title: str, command: str, body: str,
   pattern = re.compile(rf"<!-- bench:{key} -->.*?<!-- /bench:{key} -->\n", re.S)
   text = pattern.sub(lambda _: section, text) if pattern.search(text) else text + "\n" + section
   _replace(BENCHMARKS_MD, text)
-  sync_readme()
+  sync_quotes()
 
 
 def figures(benchmarks: str) -> dict[str, str]:
@@ -74,20 +76,29 @@ def figures(benchmarks: str) -> dict[str, str]:
   return out
 
 
-def quoted(readme: str) -> dict[str, str]:
-  """'section.name' -> value, for every figure the README quotes."""
-  return {name: value for name, value in _QUOTED.findall(readme)}
+def quoted(page: str) -> dict[str, str]:
+  """'section.name' -> value, for every figure a page (the README, a docs page) quotes."""
+  return {name: value for name, value in _QUOTED.findall(page)}
 
 
-def sync_readme() -> None:
-  """Copies every quoted figure from BENCHMARKS.md into the README."""
+def quoting_pages() -> list[Path]:
+  """The pages that may quote figures: the README and every Markdown page of docs/."""
+  return [README_MD, *sorted(DOCS_DIR.rglob("*.md"))]
+
+
+def sync_quotes() -> None:
+  """Copies every quoted figure from BENCHMARKS.md into the README and the docs."""
   known = figures(BENCHMARKS_MD.read_text())
-  readme = README_MD.read_text()
 
   def fill(match):
     name = match.group(1)
     return f"<!-- fig:{name} -->{known.get(name, match.group(2))}<!-- /fig -->"
-  _replace(README_MD, _QUOTED.sub(fill, readme))
+  for page in quoting_pages():
+    text = page.read_text()
+    if _QUOTED.search(text):
+      filled = _QUOTED.sub(fill, text)
+      if filled != text:
+        _replace(page, filled)
 
 
 def _replace(path: Path, text: str) -> None:
