@@ -1,11 +1,11 @@
 """tpctl: run the training-patterns pipeline.
 
-  tpctl run [--config FILE]      run the whole pipeline locally (Beam DirectRunner)
+  tpctl run [--config FILE]      run the whole pipeline on this host
   tpctl retrain [--config FILE]  run it only if new data (a new span) has arrived
   tpctl models [--config FILE]   list the pushed model versions (the registry)
   tpctl rollback VERSION         make an earlier version current again
   tpctl demo-retrain             retraining cycles on monthly spans of the demo data
-  tpctl demo-memorize            memorise a simulator's grid, against the usual way
+  tpctl demo-memorize            memorize a simulator's grid, against the usual way
   tpctl compare-transfer         transfer-learning modes against training from scratch
   tpctl check [--config FILE]    only the pre-flight: config, data files, splits
   tpctl config [--config FILE]   print the effective configuration as YAML

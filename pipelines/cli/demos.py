@@ -19,11 +19,11 @@ def add_commands(sub) -> None:
   demo.add_argument("--months-per-cycle", type=int, default=6, metavar="M",
                     help="new monthly spans per cycle (default: %(default)s)")
   with_config(sub.add_parser(
-      "demo-memorize", help="demo: memorise a simulator's whole grid, against the usual way",
+      "demo-memorize", help="demo: memorize a simulator's whole grid, against the usual way",
       description="Useful overfitting. Runs the pipeline twice on the same simulator grid "
       "(default: pipelines/configs/memorize_projectile.yaml, 29,141 points, about 15 "
-      "minutes on 2 cores; memorize_heated_rod.yaml is quicker): memorising (every point "
-      "trains and evaluates, no regularisation, no early stopping, blessed on the worst "
+      "minutes on 2 cores; memorize_heated_rod.yaml is quicker): memorizing (every point "
+      "trains and evaluates, no regularization, no early stopping, blessed on the worst "
       "error) and the usual way (80/20 split, L2, early stopping). Scores both exported "
       "models on every grid point and prints a table; the error maps are PNGs.")
   ).set_defaults(handler=_demo_memorize)

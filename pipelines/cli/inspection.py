@@ -13,8 +13,11 @@ def add_commands(sub) -> None:
       "the columns used, and each split's size and class balance. Bad input is one "
       "line and exit code 2. Writes nothing and imports no TensorFlow.")
   ).set_defaults(handler=_check)
-  with_config(sub.add_parser("config", help="print the effective configuration as YAML")
-              ).set_defaults(handler=_config)
+  with_config(sub.add_parser(
+      "config", help="print the effective configuration as YAML",
+      description="Every key, with the config file and the flags applied over the defaults. "
+      "The output reads back as the same configuration: `tpctl config > my.yaml`, then "
+      "`--config my.yaml`.")).set_defaults(handler=_config)
 
 
 def _config(args) -> int:

@@ -9,11 +9,15 @@ from pipelines.cli.options import load, with_config
 
 def add_commands(sub) -> None:
   run = with_config(sub.add_parser(
-      "run", help="run the whole pipeline locally on the Beam DirectRunner",
+      "run", help="run the whole pipeline on this host",
       description="Ingest, transform, tune, train with checkpoints, pick the best "
-      "checkpoint, evaluate and push if blessed. Prints progress per component and "
+      "checkpoint, evaluate and push if blessed. The Beam steps (Ingest, statistics, "
+      "Transform, evaluation) run on Beam's direct runner, in this process or in worker "
+      "processes (--beam-mode), or on a Flink cluster (--flink); the Tuner and Trainer "
+      "run TensorFlow on this host. Prints progress per component and "
       "a summary at the end. A rerun in the same run directory reuses the steps whose "
-      "inputs, settings and code are unchanged (shown as 'cached')."))
+      "inputs, settings and code are unchanged (shown as 'cached'), and a Trainer that "
+      "was stopped resumes from its latest checkpoint."))
   run.set_defaults(handler=_run)
   run.add_argument("--beam-mode", choices=["auto", "in_process", "multi_processing"],
                    help="how the Beam steps run: in this process (fast for small data), "

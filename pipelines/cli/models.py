@@ -18,7 +18,8 @@ def add_commands(sub) -> None:
       "(TF Serving serves the highest number, so this is the rollback it honours). The "
       "registry keeps retrain.keep_versions versions."))
   rollback.set_defaults(handler=_rollback)
-  rollback.add_argument("version", type=int, metavar="VERSION")
+  rollback.add_argument("version", type=int, metavar="VERSION",
+                        help="a version number that `tpctl models` lists")
 
 
 def _models(args) -> int:

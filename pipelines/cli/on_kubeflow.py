@@ -37,7 +37,7 @@ def _add_compile(sub) -> None:
       description="Writes the pipeline spec that `kfp.Client` uploads and runs: every "
       "step with its image and resources (GPUs on the Tuner and Trainer), the "
       "volumes, tolerations and node selectors (kubeflow section of the config), "
-      "and the run parameters data_dir, train_args and push_destination."))
+      "and the run parameters data_dir, train_args and push_destination."), run_dir=False)
   comp.set_defaults(handler=_compile)
   comp.add_argument("-o", "--output", metavar="FILE", default="pipeline.yaml",
                     help="output file, .yaml (default: %(default)s)")
@@ -68,7 +68,7 @@ def _add_schedule(sub):
 
 def _with_kfp(sp, runs=True):
   """Where the KFP API is; with `runs`, what the pipeline runs with."""
-  with_config(sp)
+  with_config(sp, run_dir=False)
   sp.add_argument("--host", metavar="URL", help="KFP API endpoint, e.g. "
                   "http://localhost:8888 (default: $KFP_HOST)")
   sp.add_argument("--namespace", metavar="NS",

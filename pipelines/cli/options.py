@@ -1,6 +1,6 @@
-"""What most commands share: the --config and --run-dir flags, and the config they
-load with the command's flags applied as overrides (one place that maps a flag to
-its config key)."""
+"""What most commands share: the --config flag (and --run-dir, on the commands that
+read or write a run directory), and the config they load with the command's flags
+applied as overrides (one place that maps a flag to its config key)."""
 from __future__ import annotations
 
 import os
@@ -9,18 +9,22 @@ from components.config import load_config
 from components.errors import ConfigError
 
 
-def with_config(sp):
+def with_config(sp, run_dir=True):
+  """`run_dir`: whether the command uses a run directory on this host. The Kubeflow
+  commands do not (the pods' paths are the kubeflow section's), so they refuse the
+  flag rather than ignore it."""
   sp.add_argument("--config", metavar="FILE", help="pipeline config (YAML)")
-  sp.add_argument("--run-dir", metavar="DIR",
-                  help="overrides run_dir: pipeline root, metadata DB, logs, "
-                  "checkpoints and serving directory live here")
+  if run_dir:
+    sp.add_argument("--run-dir", metavar="DIR",
+                    help="overrides run_dir: pipeline root, metadata DB, logs, "
+                    "checkpoints and serving directory live here")
   return sp
 
 
 def load(args):
   """The config of --config, with the flags this command has applied over it."""
   overrides = {}
-  if args.run_dir:
+  if getattr(args, "run_dir", None):
     overrides["run_dir"] = os.path.abspath(args.run_dir)
   if getattr(args, "image", None):
     overrides["kubeflow.image"] = args.image
