@@ -33,14 +33,16 @@ demo: setup
 	$(VENV)/bin/tpctl run
 
 # Flink 1.19.3 and the Beam job server for it, pinned and checksummed, into
-# .cache/flink (about 380 MB; see scripts/fetch_flink.sh). Only the Flink runner
+# .cache/flink, or $TRAINING_PATTERNS_FLINK_CACHE when set, where `tpctl flink`
+# looks too (about 380 MB; see scripts/fetch_flink.sh). Only the Flink runner
 # needs it, so `make demo` does not wait for it; `make test` does. Then
 # `tpctl flink up` and `tpctl run --flink`.
-FLINK_STAMP := .cache/flink/.installed
+FLINK_CACHE := $(or $(TRAINING_PATTERNS_FLINK_CACHE),.cache/flink)
+FLINK_STAMP := $(FLINK_CACHE)/.installed
 flink: setup $(FLINK_STAMP)
 
 $(FLINK_STAMP): scripts/fetch_flink.sh scripts/flink/beam-job-server.pom.xml scripts/flink/beam-job-server.sha256
-	scripts/fetch_flink.sh $(PY)
+	scripts/fetch_flink.sh $(PY) $(FLINK_CACHE)
 
 # Import contracts first (pyproject.toml: pipelines/ above components/, nothing
 # imports tests/), then every test, on TEST_WORKERS processes (pytest-xdist): most
