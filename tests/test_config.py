@@ -9,6 +9,10 @@ import pytest
 
 from components.blessing import policy
 from components.config import ConfigError, PipelineConfig, TaskType, load_config, reference
+from tests.conftest import REPO
+
+# Every config shipped in pipelines/configs, a new one included without a change here.
+SHIPPED = sorted(p.name for p in (REPO / "pipelines" / "configs").glob("*.yaml"))
 
 
 def _write(tmp_path, text):
@@ -208,16 +212,13 @@ def test_unreadable_hyperparameters_file(tmp_path, content, message):
     load_config(path)
 
 
-@pytest.mark.parametrize("shipped", [None, "flink_on_kubernetes.yaml", "memorize_heated_rod.yaml",
-                                     "memorize_projectile.yaml", "transfer_digits.yaml",
-                                     "single_node_cluster.yaml"])
+@pytest.mark.parametrize("shipped", [None, *SHIPPED])
 def test_tpctl_config_output_reads_back_as_the_same_config(tmp_path, shipped):
   """`tpctl config > my.yaml`, then `--config my.yaml`: the same configuration,
   printed the same, wherever my.yaml is kept."""
   import os
   import subprocess
   import sys
-  from tests.conftest import REPO
   cli = [sys.executable, "-m", "pipelines.cli", "config"]
   source = ["--config", str(REPO / "pipelines" / "configs" / shipped)] if shipped else []
   printed = subprocess.run(cli + source, cwd=tmp_path, capture_output=True, text=True,
@@ -273,10 +274,8 @@ def _printed_keys(value, is_scalar_mapping, prefix=""):
     yield prefix
 
 
-@pytest.mark.parametrize("shipped", [None, "flink_on_kubernetes.yaml", "memorize_projectile.yaml",
-                                     "transfer_digits.yaml", "single_node_cluster.yaml"])
+@pytest.mark.parametrize("shipped", [None, *SHIPPED])
 def test_the_reference_documents_every_key_tpctl_config_prints(shipped):
-  from tests.conftest import REPO
   documented = {re.compile(re.escape(key).replace("<name>", "[^.]+")): kind for key, kind in
                 re.findall(r"^\| `([^`]+)` \| ([^|]+) \|", reference.markdown(), re.M)}
   def documented_as(key):
