@@ -12,6 +12,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast bench mutants mutmut lock clean-venv image base-image \
   image-check images flink
+.PHONY: browser docs docs-samples
 
 setup: $(STAMP)
 
@@ -51,9 +52,21 @@ $(FLINK_STAMP): scripts/fetch_flink.sh scripts/flink/beam-job-server.pom.xml scr
 # fixture runs once; tests/conftest.py keeps the files that share the session's
 # end-to-end run on one worker too, and starts the longest files first.
 TEST_WORKERS ?= 2
-test: setup flink
+test: setup flink browser
 	$(VENV)/bin/lint-imports --no-logo --no-cache
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# Debian's chromium and chromium-driver at pinned versions, for the docs site's
+# browser test (tests/test_docs_browser.py); idempotent, apt-get only when missing.
+browser:
+	scripts/install_browser.sh
+
+# The docs site into build/site (mkdocs.yml; the references are generated from the
+# code at build time), and the console samples its pages include, from the real CLI.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+docs-samples: setup
+	$(PY) -m pipelines.docs.samples
 
 # Unit tests only (skips the end-to-end pipeline runs).
 test-fast: setup
