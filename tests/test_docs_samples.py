@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from components.config import load_config
 from pipelines.docs import samples
 
 REPO = samples.REPO
@@ -23,6 +26,24 @@ def test_every_stored_sample_comes_from_a_command():
   assert known - stored == set(), "run python -m pipelines.docs.samples --all"
   for sample in samples.SAMPLES:
     assert samples.path(sample).read_text().startswith(samples.command(sample) + "\n")
+
+
+@pytest.mark.parametrize("sample", [s for s in samples.SAMPLES if not s.cheap],
+                         ids=lambda s: s.name)
+def test_a_run_sample_shows_every_step_the_pipeline_has_now(sample):
+  """A run's sample is not re-run (minutes; its timings and metrics vary), but its
+  progress lines must name the steps a run has now, counted right."""
+  from pipelines.pipeline import create_pipeline  # TFX: imported only here
+  args = list(sample.args)
+  config = load_config(REPO / args[args.index("--config") + 1] if "--config" in args else None)
+  steps = [c.id for c in create_pipeline(config, data_dir="/data", pipeline_root="/root",
+                                         serving_dir="/serving", checkpoint_root="/ckpt").components]
+  lines = samples.STEP_LINE.findall(samples.path(sample).read_text())
+  assert lines, f"{sample.name}: no progress lines"
+  assert {int(total) for _, total, _ in lines} == {len(steps)}, f"{sample.name}: not {len(steps)} steps"
+  counts = [int(n) for n, _, _ in lines]
+  assert counts == sorted(counts), f"{sample.name}: steps counted out of order"
+  assert {name for _, _, name in lines} == set(steps), f"{sample.name}: steps differ from {steps}"
 
 
 def test_pages_include_only_samples_that_exist():

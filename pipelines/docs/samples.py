@@ -13,12 +13,21 @@ pymdownx.snippets:
 `python -m pipelines.docs.samples` rewrites every cheap sample (`--all` adds the
 ones that run a pipeline; or name them); `--check` rewrites nothing and exits 1
 naming each stored sample that differs from what the command prints now
-(tests/test_docs_samples.py runs it on the cheap ones)."""
+(tests/test_docs_samples.py runs it on the cheap ones).
+
+A pipeline run's sample is taken in a fresh working directory, runs/docs-samples/
+(so that no step comes from an earlier run's cache), and the paths it prints are
+shown relative to it, as a user who ran it from the repository root sees them
+less the absolute prefix. Its timings and metrics differ from run to run,
+so the test does not re-run it: it checks the sample's progress lines against
+the steps the pipeline has now (`[n/N] Step`, N the number of steps)."""
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +35,11 @@ from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES_DIR = REPO / "docs" / "samples"
+RUNS_DIR = REPO / "runs" / "docs-samples"
 # argparse wraps help to the terminal's width: a fixed one keeps samples stable.
 _COLUMNS = "80"
+# A local run's progress line as a step starts, ends or is reused.
+STEP_LINE = re.compile(r"^\[(\d+)/(\d+)\] (\S+) (?:\.\.\.|done in |cached )", re.MULTILINE)
 
 
 class Sample(NamedTuple):
@@ -44,6 +56,8 @@ SAMPLES = (
     Sample("check-memorize-projectile",
            ("check", "--config", "pipelines/configs/memorize_projectile.yaml")),
     Sample("check-transfer-digits", ("check", "--config", "pipelines/configs/transfer_digits.yaml")),
+    # `make demo`: the default config, its 4-trial search included (minutes).
+    Sample("run", ("run",), cheap=False),
 )
 
 
@@ -55,11 +69,17 @@ def render(sample: Sample) -> str:
   """What the sample's file holds: its command line, then what tpctl printed."""
   env = {**os.environ, "COLUMNS": _COLUMNS, "PYTHONPATH": str(REPO)}
   env.pop("TRAINING_PATTERNS_CONFIG", None)
-  proc = subprocess.run([sys.executable, "-m", "pipelines.cli", *sample.args], cwd=REPO,
+  cwd = REPO
+  if not sample.cheap:
+    shutil.rmtree(RUNS_DIR, ignore_errors=True)  # every step runs, none is cached
+    RUNS_DIR.mkdir(parents=True)
+    cwd = RUNS_DIR
+  proc = subprocess.run([sys.executable, "-m", "pipelines.cli", *sample.args], cwd=cwd,
                         env=env, capture_output=True, text=True, timeout=1800, check=False)
   if proc.returncode != 0:
     raise RuntimeError(f"{command(sample)} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
-  return f"{command(sample)}\n{proc.stdout}{proc.stderr}".rstrip("\n") + "\n"
+  out = f"{command(sample)}\n{proc.stdout}{proc.stderr}".rstrip("\n") + "\n"
+  return out.replace(f"{RUNS_DIR}/", "").replace(f"{REPO}/", "")
 
 
 def path(sample: Sample) -> Path:
