@@ -45,7 +45,8 @@ data:
 _LONGEST_FIRST = ["test_retraining.py", "test_pipeline_e2e.py", "test_flink_e2e.py",
                   "test_kubeflow_compiled.py",
                   "test_memorize_e2e.py", "test_transfer_e2e.py",
-                  "test_tuner.py", "test_distributed.py", "test_blessing.py",
+                  "test_tuner.py", "test_distributed.py", "test_shipped_configs.py",
+                  "test_blessing.py",
                   "test_checkpoints.py", "test_own_csv_e2e.py", "test_user_headers_e2e.py",
                   "test_restored_learning_rate.py"]
 
