@@ -15,14 +15,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
-pytest.importorskip("selenium", reason="the docs tooling is in the lock: run make setup")
-pytest.importorskip("mkdocs", reason="the docs tooling is in the lock: run make setup")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-
-from tests.test_docs_build import build_site  # noqa: E402
+from tests.test_docs_build import build_site
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

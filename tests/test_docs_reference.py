@@ -9,14 +9,9 @@ import argparse
 import subprocess
 import sys
 
-import pytest
-
 from components.config import reference
 from pipelines.cli import parser as cli_parser
-from pipelines.docs import cli_reference
-
-pytest.importorskip("mkdocs", reason="the docs tooling is in the lock: run make setup")
-from pipelines.docs import hooks  # noqa: E402  (imports mkdocs)
+from pipelines.docs import cli_reference, hooks
 
 
 def _walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
