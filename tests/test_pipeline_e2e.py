@@ -35,6 +35,23 @@ def test_progress_and_summary_are_printed(small_run):
   assert "pushed: " in proc.stdout
 
 
+def _summary_labels(output: str) -> list[str]:
+  """What each line of a run's summary reports ("run", "selected checkpoint", ...)."""
+  summary = output.split("== summary ==", 1)[1]
+  return [re.match(r"[A-Za-z][A-Za-z ]*", line).group(0).strip()
+          for line in summary.strip().splitlines()]
+
+
+def test_the_docs_sample_run_summarizes_as_a_run_does_now(small_run):
+  """docs/samples/run.txt (a real run, shown in Getting started) reports the lines a
+  run prints today: a summary line added, dropped or renamed makes the sample stale
+  (regenerate it with python -m pipelines.docs.samples run)."""
+  from pipelines.docs import samples
+  _, proc = small_run
+  sample = samples.path(samples.Sample("run", ("run",))).read_text()
+  assert _summary_labels(sample) == _summary_labels(proc.stdout)
+
+
 def test_run_directory_holds_everything(small_run):
   config, _ = small_run
   run = config.run_path
