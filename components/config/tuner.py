@@ -75,7 +75,9 @@ class TunerConfig(Strict):
       description="What the search varies, by name: learning_rate, embedding_dim, dropout, "
                   "l2, batch_size (per replica), and the model's shape: num_layers, with "
                   "units for the first layer (each next one halved) or units_<i> per layer.")
-  max_trials: int = pydantic.Field(4, ge=1, description="Trials the search runs at most.")
+  max_trials: int = pydantic.Field(
+      4, ge=1, description="Trials a random or bayesian search runs at most (hyperband's "
+                           "count follows from hyperband_factor instead).")
   steps_per_trial: int = pydantic.Field(
       300, ge=1, description="A trial's training steps; with hyperband, the budget of its "
                              "longest (last-round) trials.")
