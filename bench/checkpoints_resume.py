@@ -10,10 +10,10 @@ third checkpoint's progress line, it waits half an interval (as long as the
 Trainer took between its last two lines, halved) and SIGKILLs the whole process
 group, as a lost machine would. Then it reruns the same command: the steps before
 the Trainer come from the cache, and the Trainer prints where it resumed. Records
-that line (run directory shown as <run_dir>), the step the kill landed at
-(estimated: the last checkpoint's step plus the time since its line at the rate
-between the last two lines) and the steps lost: trained before the kill, trained
-again after it.
+that line (the run directory shown as $RUN_DIR: a page shows it as it is, where
+<run_dir> would read as an HTML tag), the step the kill landed at (estimated:
+the last checkpoint's step plus the time since its line at the rate between the
+last two lines) and the steps lost: trained before the kill, trained again after it.
 """
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def main(argv=None) -> None:
     finished = f"[trainer] step {args.train_steps}/{args.train_steps} " in out
   finally:
     shutil.rmtree(work, ignore_errors=True)
-  shown = line.replace(str(run_dir.resolve()), "<run_dir>").replace(str(run_dir), "<run_dir>")
+  shown = line.replace(str(run_dir.resolve()), "$RUN_DIR").replace(str(run_dir), "$RUN_DIR")
   lost = killed_at - resumed_at
   interval = args.train_steps // args.checkpoints
   body = (

@@ -5,9 +5,9 @@ and training time to the tolerance, for each built-in simulator.
 
 For each shipped config (pipelines/configs/memorize_*.yaml, the complete grids):
 one `tpctl demo-memorize` in a fresh directory, which runs the pipeline twice on
-the same grid, memorising and the usual way (80/20 split, L2 1e-4, early
+the same grid, memorizing and the usual way (80/20 split, L2 1e-4, early
 stopping), and scores both exported models on every grid point. Then, in this
-process: the memorised model's batched inference over the whole grid (its
+process: the memorized model's batched inference over the whole grid (its
 serving signature, loaded once and traced once; serialized tf.Examples in: what
 a caller pays per request), best of 3,
 against the solver's time for the same grid as Ingest measured it in that run
@@ -102,12 +102,12 @@ def _body(results: list[dict]) -> str:
 
   row("grid points", lambda r: f"{r['points']:,}")
   row("tolerance (0.1% of the output range)", lambda r: f"{r['tolerance']:g}")
-  row("**memorised: worst error over the whole grid**",
+  row("**memorized: worst error over the whole grid**",
       lambda r: f"**{r['max_abs']:.4g} ({100 * r['max_rel']:.3f}% of range)**")
   row("usual way (80/20, L2, early stopping): worst error",
       lambda r: f"{r['usual_max_abs']:.4g} ({100 * r['usual_max_rel']:.3f}%)"
       + (", stopped early" if r["usual_stopped"] else ""))
-  row("usual way's worst error / memorised", lambda r: f"{r['usual_max_abs'] / r['max_abs']:.1f}x")
+  row("usual way's worst error / memorized", lambda r: f"{r['usual_max_abs'] / r['max_abs']:.1f}x")
   row("training (Adam steps + L-BFGS polish)", lambda r: f"{r['train_seconds']:.0f} s, "
       f"{r['final_step']} steps")
   row("time to the tolerance", lambda r: "not reached" if r["tolerance_step"] is None else
@@ -119,7 +119,7 @@ def _body(results: list[dict]) -> str:
   row("**speed-up of the model over the solver**",
       lambda r: f"**{r['solver_grid_seconds'] / r['model_grid_seconds']:.0f}x**")
   row("both runs, wall clock", lambda r: f"{r['wall_seconds'] / 60:.1f} min")
-  return ("\n".join(rows) + "\n\nThe memorised model is the pushed one (blessed on "
+  return ("\n".join(rows) + "\n\nThe memorized model is the pushed one (blessed on "
           "max_abs_error <= tolerance). The model's time includes parsing serialized "
           "tf.Examples and the tf.Transform graph, as a caller of the served model pays.\n")
 

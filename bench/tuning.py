@@ -1,5 +1,5 @@
 """Tuning: trials per hour with 2 parallel trial workers against 1, and the best
-objective reached against wall time for random search, Bayesian optimisation and
+objective reached against wall time for random search, Bayesian optimization and
 Hyperband.
 
   python -m bench.tuning

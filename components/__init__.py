@@ -19,7 +19,7 @@ outputs and parameters, and builds its node for pipelines/pipeline.py) and
 Libraries (no step of their own): config/ (the pipeline config), registry/ (the
 model registry and what a production-model artifact holds), launchers/ (TFJob,
 Katib and local worker processes), model_bases/ (pre-trained bases),
-simulators/ and grid_errors/ (memorising a simulator's grid), and the modules
+simulators/ and grid_errors/ (memorizing a simulator's grid), and the modules
 errors.py, progress.py, features.py, column_keys.py, hyperparameters.py and
 example_gen_config.py.
 """

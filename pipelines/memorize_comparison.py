@@ -1,7 +1,7 @@
 """`tpctl demo-memorize`: useful overfitting against the usual way, on one grid.
 
 Runs the pipeline twice on the same simulator grid: as configured (task.mode
-memorize: every point trains and evaluates, nothing regularises, the budget runs
+memorize: every point trains and evaluates, nothing regularizes, the budget runs
 out), and the usual way (an 80/20 split, L2, early stopping on the held-out loss).
 Both exported models are then scored on every point of the grid, which is the
 question that matters when the grid is the whole input space.
@@ -33,7 +33,7 @@ USUAL_WAY = {
 
 def configs(config_path: Optional[str], run_dir: Optional[str]
             ) -> tuple[PipelineConfig, PipelineConfig]:
-  """(memorising, usual-way) configs, in <run_dir>/memorize and <run_dir>/usual."""
+  """(memorizing, usual-way) configs, in <run_dir>/memorize and <run_dir>/usual."""
   path = config_path or DEFAULT_CONFIG
   base = load_config(path, {"run_dir": os.path.abspath(run_dir)} if run_dir else None)
   if base.task.mode != "memorize":
@@ -49,7 +49,7 @@ def configs(config_path: Optional[str], run_dir: Optional[str]
 def score_on_grid(served_model_dir: str, grid_examples: str, config: PipelineConfig,
                   png_path: Optional[str] = None) -> dict:
   """Worst error of the usual way's exported model over every point of the grid
-  (the memorising run's eval split holds the whole grid)."""
+  (the memorizing run's eval split holds the whole grid)."""
   from components.grid_errors import plot, serving, worst_case
   from components.trainer.data import split_pattern
   inputs, labels, serialized = serving.read_points(
@@ -72,7 +72,7 @@ def table(rows: dict, points: int, tolerance: float) -> list[str]:
                  f"{r['mean_abs_error']:>13.4g}  {r['pushed'] or 'no'}")
   mem, usual = rows.values()
   lines.append(f"the usual way's worst error is {usual['max_abs_error'] / mem['max_abs_error']:.1f}x "
-               f"the memorised model's")
+               f"the memorized model's")
   return lines
 
 

@@ -32,7 +32,7 @@ class RunSummary:
   candidate_metric: Optional[float] = None
   production_metric: Optional[float] = None
   production_version: int = 0
-  grid_errors: dict = dataclasses.field(default_factory=dict)  # memorising: every point
+  grid_errors: dict = dataclasses.field(default_factory=dict)  # memorizing: every point
   grid_png: Optional[str] = None
   examples_uri: Optional[str] = None  # Ingest's output
   served_model_dir: Optional[str] = None  # the selected checkpoint, exported
@@ -165,7 +165,7 @@ def latest_run(metadata_path: str) -> RunSummary:
         with open(report) as f:
           content = json.load(f)
         summary.checkpoints = len(content["checkpoints"])
-        # Full precision: MLMD keeps float properties to 6 decimals, and a memorised
+        # Full precision: MLMD keeps float properties to 6 decimals, and a memorized
         # table's loss is far below that.
         selected = [c for c in content["checkpoints"] if c["step"] == content["selected_step"]]
         if selected:

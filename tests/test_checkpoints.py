@@ -136,8 +136,8 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(transformed, tmp_p
 
 
 def test_selection_picks_the_eval_minimum_of_an_overfitting_run(taxi_slice, tmp_path):
-  """Pure-noise labels, a wide model, no regularisation: eval loss first falls (the
-  base rate is learnt), then rises (the noise is memorised)."""
+  """Pure-noise labels, a wide model, no regularization: eval loss first falls (the
+  base rate is learnt), then rises (the noise is memorized)."""
   rng = np.random.default_rng(0)
   lines = (taxi_slice / "data.csv").read_text().splitlines()
   header = lines[0].split(",")

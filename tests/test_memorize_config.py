@@ -1,4 +1,4 @@
-"""The memorise mode's config: what it refuses, and why it says so; the shipped
+"""The memorize mode's config: what it refuses, and why it says so; the shipped
 simulator configs; and the simulator source's plan of points and splits."""
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def test_memorize_refuses_what_would_stop_it_fitting_and_says_why(override, frag
   assert str(PROJECTILE) in message
 
 
-def test_regularisation_is_refused_with_the_reason():
-  with pytest.raises(ConfigError, match="no unseen data to generalise to"):
+def test_regularization_is_refused_with_the_reason():
+  with pytest.raises(ConfigError, match="no unseen data to generalize to"):
     load_config(PROJECTILE, {"trainer.hyperparameters.dropout": 0.1})
 
 

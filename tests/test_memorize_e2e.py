@@ -1,4 +1,4 @@
-"""Useful overfitting, end to end: a small projectile grid memorised through the
+"""Useful overfitting, end to end: a small projectile grid memorized through the
 whole pipeline, against the same model trained the usual way on the same grid.
 
 One shared fixture runs `tpctl demo-memorize`'s comparison (two pipeline runs);
@@ -37,7 +37,7 @@ tuner: {enabled: false}
 trainer:
   train_steps: 600
   num_checkpoints: 3
-  # Far fewer than the grid's 493 points: memorising must score every point anyway.
+  # Far fewer than the grid's 493 points: memorizing must score every point anyway.
   eval_examples: 10
   polish_steps: 800
   precision: float64
@@ -76,7 +76,7 @@ def test_the_pushed_model_meets_the_tolerance_at_every_grid_point(comparison):
   _, memorize, _, _ = comparison
   registry = store.Registry(memorize.serving_path)
   current = registry.current()
-  assert current is not None, "the memorised model was not pushed"
+  assert current is not None, "the memorized model was not pushed"
   # The truth, solved here by the simulator, at the float32 inputs a request carries.
   angle, speed = (g.ravel() for g in np.meshgrid(ANGLES, SPEEDS, indexing="ij"))
   angle32, speed32 = angle.astype(np.float32), speed.astype(np.float32)

@@ -110,9 +110,9 @@ def _properties(config) -> dict[str, str]:
     ({"checkpoint_selection.mode": "max", "checkpoint_selection.metric": "auc"},
      {"Trainer", "CheckpointEvaluator"}),
     ({"evaluator.lower_bound": 0.7}, {"Evaluator"}),
-    # The upper bound is also the tolerance a memorised grid's error map shows.
+    # The upper bound is also the tolerance a memorized grid's error map shows.
     ({"evaluator.upper_bound": 0.95}, {"Evaluator", "CheckpointEvaluator"}),
-    # Memorising: whole-grid evaluation (and other checks), so the trainer reruns too.
+    # Memorizing: whole-grid evaluation (and other checks), so the trainer reruns too.
     ({"trainer.polish_steps": 10}, {"Tuner", "Trainer", "CheckpointEvaluator"}),
     # The drift gate reads the data section for its null values (a whole section
     # is one step's view), so any data setting reruns it; it takes a second.

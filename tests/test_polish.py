@@ -1,4 +1,4 @@
-"""The full-batch L-BFGS polish inside the one training loop: it takes a memorised
+"""The full-batch L-BFGS polish inside the one training loop: it takes a memorized
 grid's worst error far below where Adam leaves it, counts its iterations as steps
 with checkpoints on the same schedule, and resumes from a checkpoint exactly."""
 from __future__ import annotations

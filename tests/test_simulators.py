@@ -196,7 +196,7 @@ def test_the_tip_rises_smoothly_with_base_temp_but_not_on_a_line():
   tip = get("heated_rod").solve_points({"base_temp": base})
   assert np.all(np.diff(tip) > 0)
   assert 30.0 < tip[0] and tip[-1] < 50.0  # risen, not at the 60..80 of the base
-  # Pinned: a table a model has memorised must not change under it unnoticed.
+  # Pinned: a table a model has memorized must not change under it unnoticed.
   assert (tip[0], tip[-1]) == (pytest.approx(30.6412, abs=1e-4), pytest.approx(36.0285, abs=1e-4))
   # Steady state is warmer: T_END is inside the transient.
   assert heated_rod._tip_temperature(80.0, t_end=10 * heated_rod.T_END) > tip[-1] + 5.0

@@ -1,5 +1,5 @@
 """The Tuner step's search: its trials run the Trainer's own loop, under random
-search, Bayesian optimisation and Hyperband; conditional hyperparameters; a
+search, Bayesian optimization and Hyperband; conditional hyperparameters; a
 killed search continues; the trials table; and reproducibility."""
 from __future__ import annotations
 

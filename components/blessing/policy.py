@@ -26,7 +26,7 @@ _EXTRA_METRICS = {
 }
 
 
-# Memorising: judged by the worst error over the whole grid, not the average.
+# Memorizing: judged by the worst error over the whole grid, not the average.
 _WORST_ERROR_METRICS = ("MaxAbsoluteError", "MaxRelativeError")
 
 

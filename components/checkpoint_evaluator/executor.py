@@ -1,7 +1,7 @@
 """The CheckpointEvaluator step's work: score every checkpoint the Trainer kept on
 the eval split, record the curve (JSON and PNG), select the best by a named metric,
 and export that checkpoint as the servable model that the Evaluator and Pusher
-see. When memorising, also map the served model's error over the whole grid
+see. When memorizing, also map the served model's error over the whole grid
 (grid_report.py).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""When memorising: the selected model's error at every point of the grid, from
+"""When memorizing: the selected model's error at every point of the grid, from
 the exported SavedModel itself, as JSON and as a plot with the worst point marked."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Checks that span sections of the config: each section validates itself, but
 only the whole config knows that the label is not also a feature, or that a
-memorised simulator grid may not be regularised.
+memorized simulator grid may not be regularized.
 
 Called by PipelineConfig's validator. A step's view (PipelineConfig.for_step)
 keeps only the sections that step reads, so the checks that need the whole
@@ -12,9 +12,9 @@ from components import column_keys
 from components.config.task import TaskType
 from components.config.trainer import check_cluster
 
-# Memorising: what the config may not turn on, and why.
+# Memorizing: what the config may not turn on, and why.
 _MEMORIZE_WHY = ("task.mode memorize fits the complete input space, so there is no "
-                 "unseen data to generalise to")
+                 "unseen data to generalize to")
 _WORST_ERRORS = ("max_abs_error", "max_rel_error")
 
 
@@ -94,7 +94,7 @@ def _check_images(config) -> None:
                      f"at least the number of training stages of {m.transfer} ({stages}): "
                      f"each stage ends with a checkpoint")
   if m.transfer == "feature_extraction" and config.trainer.polish_steps:
-    raise ValueError("trainer.polish_steps is for memorising a simulator's grid")
+    raise ValueError("trainer.polish_steps is for memorizing a simulator's grid")
 
 
 def _check_memorize(config) -> None:
@@ -115,10 +115,10 @@ def _check_memorize(config) -> None:
     for name in ("dropout", "l2"):
       if name in config.tuner.search_space:
         raise ValueError(f"tuner.search_space.{name}: {_MEMORIZE_WHY}; do not search "
-                         f"regularisation")
+                         f"regularization")
   sel = config.checkpoint_selection
   if sel.metric not in _WORST_ERRORS or sel.mode != "min":
-    raise ValueError("checkpoint_selection: a memorised table is judged by its worst "
+    raise ValueError("checkpoint_selection: a memorized table is judged by its worst "
                      "error; set metric to max_abs_error or max_rel_error, mode min")
   if config.evaluator.upper_bound is None:
     raise ValueError("evaluator.upper_bound: the tolerance on the worst absolute error "

@@ -13,7 +13,7 @@ class CheckpointSelectionConfig(Strict):
   """Which of a run's checkpoints the checkpoint evaluator picks for export."""
   metric: str = pydantic.Field(
       "loss", description="The eval metric checkpoints are compared on (e.g. loss, auc, "
-                          "accuracy; max_abs_error or max_rel_error for a memorised grid).")
+                          "accuracy; max_abs_error or max_rel_error for a memorized grid).")
   mode: Literal["min", "max"] = pydantic.Field(
       "min", description="Whether the metric is better smaller (min) or larger (max).")
 

@@ -21,7 +21,7 @@ _STEP_READS = {
     "drift_gate": {"sections": {"data", "task", "features", "retrain"},
                    "ignores": {"retrain": {"warm_start", "warm_start_steps",
                                            "warm_start_learning_rate", "keep_versions"}}},
-    # The tolerance (evaluator.upper_bound) is drawn on a memorised grid's error map.
+    # The tolerance (evaluator.upper_bound) is drawn on a memorized grid's error map.
     "checkpoint_evaluator": {"sections": {"pipeline_name", "task", "features", "transform",
                                           "trainer", "model", "checkpoint_selection",
                                           "evaluator"},

@@ -31,7 +31,7 @@ class HyperParameters(Strict):
   activation: Literal["relu", "tanh", "silu", "gelu"] = pydantic.Field(
       "relu", description="The hidden layers' activation. Smooth ones (tanh, silu) fit "
                           "smooth functions far better than relu's piecewise-linear pieces: "
-                          "what memorising a simulator needs.")
+                          "what memorizing a simulator needs.")
 
 
 class Strategy(str, enum.Enum):
@@ -113,7 +113,7 @@ class TrainerConfig(Strict):
   polish_steps: int = pydantic.Field(
       0, ge=0,
       description="After train_steps, this many full-batch L-BFGS iterations on the whole "
-                  "train split (held in memory): takes a memorised table from about 1% to "
+                  "train split (held in memory): takes a memorized table from about 1% to "
                   "below 0.1% worst error (see BENCHMARKS.md). One process only.")
   precision: Literal["float32", "float64"] = pydantic.Field(
       "float32", description="float64 lets the polish keep improving where float32's "

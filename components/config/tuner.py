@@ -63,7 +63,7 @@ class TunerConfig(Strict):
       True, description="Search before training; false trains with trainer.hyperparameters "
                         "(or hyperparameters_file).")
   algorithm: Literal["random", "bayesian", "hyperband"] = pydantic.Field(
-      "random", description="random, bayesian (Gaussian-process Bayesian optimisation) or "
+      "random", description="random, bayesian (Gaussian-process Bayesian optimization) or "
                             "hyperband (many short trials, the best continued longer).")
   objective: str = pydantic.Field(
       "loss", description="The eval metric trials are compared on (e.g. loss, auc, "

@@ -1,5 +1,5 @@
 """Scores a servable SavedModel on every point of a simulator's examples: the
-test of a memorised table is the model users get, on the whole grid."""
+test of a memorized table is the model users get, on the whole grid."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Worst-case error metrics for TFMA, which has none: the Evaluator blesses a grid
-memoriser on its largest error anywhere, not on an average.
+memorizer on its largest error anywhere, not on an average.
 
 Load them in an EvalConfig with the module named, so that TFMA imports this file
 wherever it builds the metrics (the registry alone only knows classes whose

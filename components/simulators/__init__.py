@@ -1,7 +1,7 @@
 """Deterministic simulators with no closed form, and the grids that tabulate them.
 
 The "useful overfitting" pattern: tabulate a simulator over its complete,
-discretised input space and let a model memorise the table. No TensorFlow here,
+discretized input space and let a model memorize the table. No TensorFlow here,
 and scipy is imported only when a simulator first solves, so this imports fast.
 """
 from __future__ import annotations

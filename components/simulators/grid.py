@@ -1,4 +1,4 @@
-"""The discretised input space of a simulator: named axes and their full grid.
+"""The discretized input space of a simulator: named axes and their full grid.
 
 A grid can be large (millions of points), so `grid_points` computes any flat
 range of it from the index alone: chunks never hold the whole grid in memory.

@@ -77,7 +77,7 @@ class EvalScorer:
 
 
 def eval_rows(config: PipelineConfig) -> Optional[int]:
-  """How many eval rows score a checkpoint: all of them when memorising, because
+  """How many eval rows score a checkpoint: all of them when memorizing, because
   the claim is about the worst error over every point of the grid."""
   return None if config.task.mode == "memorize" else config.trainer.eval_examples
 

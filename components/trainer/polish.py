@@ -1,7 +1,7 @@
 """The full-batch polish: L-BFGS on the whole train split, after the Adam steps.
 
-Memorising a table is an optimisation problem with no noise to average away:
-every row is known and there is nothing to generalise to. Mini-batch Adam gets
+Memorizing a table is an optimization problem with no noise to average away:
+every row is known and there is nothing to generalize to. Mini-batch Adam gets
 the worst error over a 29,141-point grid to about 1% of the output range and
 stalls there; quasi-Newton steps on the exact full-batch loss take it below 0.1%
 (bench/memorize.py). scipy's L-BFGS-B does the search; TensorFlow gives it the
@@ -63,7 +63,7 @@ class FullBatchPolish:
       total += float(loss)
       for g, bg in zip(grads, batch_grads):
         g += np.reshape(bg.numpy(), -1)
-    # Regularisation (a generalising baseline's L2) counts once, not per batch.
+    # Regularization (a generalizing baseline's L2) counts once, not per batch.
     if self._model.losses:
       with tf.GradientTape() as tape:
         penalty = tf.cast(tf.add_n(self._model.losses), self._dtype)

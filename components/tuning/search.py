@@ -1,6 +1,6 @@
 """A KerasTuner search whose trials run the Trainer's training loop.
 
-KerasTuner's oracles (random, Bayesian optimisation, Hyperband) choose the
+KerasTuner's oracles (random, Bayesian optimization, Hyperband) choose the
 values; `LoopTuner.run_trial` trains with them through `loop.train`, the same
 loop, strategy, virtual epochs and checkpoints as the Trainer, on the trial's
 step budget, and reports the trial's final eval metric. There is no `fit`.
