@@ -58,6 +58,7 @@ class LocalServer:
     self._thread.join(timeout=10)
 
   def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    """Answers one request: each fake (k8s_api.py, kfp_server.py) says what it serves."""
     raise NotImplementedError
 
   def calls(self, method: str | None = None, path: str | None = None
