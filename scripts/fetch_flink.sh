@@ -31,6 +31,9 @@ fi
 command -v java >/dev/null || { echo "fetch_flink.sh: java not found (Flink needs Java 11 or 17)" >&2; exit 2; }
 command -v mvn >/dev/null || { echo "fetch_flink.sh: mvn not found (the job server comes from Maven Central)" >&2; exit 2; }
 mkdir -p "$DEST"
+# Absolute from here on: Maven resolves a relative -DoutputDirectory against the
+# POM's folder, not the working directory, so a relative DEST lost the jars.
+DEST=$(cd "$DEST" && pwd)
 TMP=$(mktemp -d "$DEST/.fetch.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
