@@ -63,6 +63,15 @@ succeeded() { # pod name, timeout in s, [namespace]
     { kc -n "$ns" describe pod "$1" | tail -20; fail "pod $1 did not succeed"; }
 }
 
+finished() { # pod name, timeout in s: waits for Succeeded or Failed, prints which
+  local phase deadline=$((SECONDS + $2))
+  while phase=$(kc -n "$NS" get pod "$1" -o jsonpath='{.status.phase}'); do
+    [[ $phase == Succeeded || $phase == Failed ]] && { echo "$phase"; return; }
+    ((SECONDS < deadline)) || { echo "$phase after $2 s"; return; }
+    sleep 0.5
+  done
+}
+
 # 1. A pod from a locally built image runs to completion.
 t0=$(now)
 pod hello '{app: smoke}' echo "hello from training-patterns-cluster"
@@ -133,8 +142,23 @@ spec:
 EOF
 kc -n "$NS" wait --for=condition=Ready pod/web --timeout=60s >/dev/null || fail "web not Ready"
 t0=$(now)
-pod get '{app: smoke}' get "http://smoke-web.$NS.svc.cluster.local/"
-succeeded get 60
+# kube-proxy programs a new Service a moment after its endpoint turns ready (a few
+# seconds under load), and until then the ClusterIP refuses connections: wait for
+# the ready endpoint, then GET up to 5 times, 2 s apart, before calling it broken.
+web_ready() {
+  [[ $(kc -n "$NS" get endpointslice -l kubernetes.io/service-name=smoke-web \
+         -o jsonpath='{.items[*].endpoints[*].conditions.ready}') == *true* ]]
+}
+wait_for "Service smoke-web's endpoint" 60 web_ready
+for attempt in 1 2 3 4 5; do
+  kc -n "$NS" delete pod get --ignore-not-found --wait >/dev/null
+  pod get '{app: smoke}' get "http://smoke-web.$NS.svc.cluster.local/"
+  phase=$(finished get 60)
+  [[ $phase == Succeeded ]] && break
+  step "GET through the ClusterIP, attempt $attempt: $phase: $(kc -n "$NS" logs get | tail -1)"
+  sleep 2
+done
+succeeded get 1
 [[ $(kc -n "$NS" logs get) == web ]] || fail "GET through the ClusterIP answered '$(kc -n "$NS" logs get)'"
 step "ClusterIP Service $(kc -n "$NS" get svc smoke-web -o jsonpath='{.spec.clusterIP}') routed to pod web in $(since "$t0")"
 
