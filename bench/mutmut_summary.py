@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 from bench import report
@@ -22,7 +23,14 @@ REPO = Path(__file__).resolve().parent.parent
 MUTMUT = Path(sys.executable).parent / "mutmut"
 
 
+def _listed(paths: list[str]) -> str:
+  return ", ".join(f"`{p.removesuffix('*')}`" for p in paths)
+
+
 def main(argv=None) -> None:
+  # What is mutated and which tests judge it: read from pyproject.toml, so the
+  # section names what mutmut really ran.
+  settings = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mutmut"]
   shutil.rmtree(REPO / "mutants", ignore_errors=True)  # a fresh run, not a resumed one
   began = time.monotonic()
   run = subprocess.run([str(MUTMUT), "run"], cwd=REPO, capture_output=True, text=True)
@@ -39,9 +47,9 @@ def main(argv=None) -> None:
   body = (f"**{stats['survived']} of {stats['total']} mutants survived** "
           f"({stats['killed']} killed, {stats['no_tests']} not reached by any test, "
           f"{stats['timeout']} timed out) in {took / 60:.1f} minutes.\n\n"
-          "Modules: `components/config/`, `components/csv_ingest/reader.py`, `rows.py`, "
-          "`splits.py`; tests: `tests/test_config.py`, `test_csv_reader.py`, "
-          "`test_splits.py`. `mutmut show NAME` shows one.\n\nSurvivors:\n\n" + listed)
+          f"Modules: {_listed(settings['only_mutate'])}; tests: "
+          f"{_listed(settings['pytest_add_cli_args_test_selection'])}. "
+          "`mutmut show NAME` shows one.\n\nSurvivors:\n\n" + listed)
   report.write_section("mutmut", "mutmut over the pure-Python modules", "make mutmut", body,
                        figures={"survived": str(stats["survived"]),
                                 "total": str(stats["total"])})
