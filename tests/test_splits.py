@@ -143,3 +143,50 @@ def test_describe_shows_rows_and_the_largest_classes():
   assert counts.describe("train", max_classes=2) == (
       "train        10 rows  (a: 6 (60%), b: 3 (30%), and 1 more classes)")
   assert counts.describe("eval") == "eval          0 rows"
+
+
+def _labelled(labels_by_split, positive_class=None, per_class=True):
+  counts = splits.SplitCounts(splits.SplitSpec(buckets=EIGHT_TWO, per_class=per_class,
+                                               positive_class=positive_class))
+  for split, labels in enumerate(labels_by_split):
+    for label in labels:
+      counts.add(split, label)
+  return counts
+
+
+def test_a_label_with_one_value_is_refused_naming_the_data_and_the_value():
+  counts = _labelled([["Adelie"] * 7, ["Adelie"] * 3])
+  with pytest.raises(DataError) as e:
+    counts.check_learnable("species", "penguins.csv")
+  assert str(e.value) == ("penguins.csv: label 'species' has a single value, 'Adelie' "
+                          "(10 rows): a multiclass task needs at least two classes")
+
+
+def test_a_binary_label_needs_its_positive_class_and_another_value():
+  with pytest.raises(DataError) as e:
+    _labelled([["no", "maybe"], ["no"]], positive_class="yes").check_learnable("y", "d.csv")
+  assert str(e.value) == ("d.csv: label 'y' never has the value task.positive_class 'yes' "
+                          "(found 'no' (2 rows), 'maybe' (1 rows)): every row would be "
+                          "negative; set task.positive_class to the positive value")
+  with pytest.raises(DataError) as e:
+    _labelled([["yes", "yes"], ["yes"]], positive_class="yes").check_learnable("y", "d.csv")
+  assert str(e.value) == ("d.csv: label 'y' has a single value, 'yes' (3 rows): a binary "
+                          "task needs rows of both classes (task.positive_class 'yes' and "
+                          "any other value)")
+
+
+def test_the_values_found_are_the_five_commonest_and_a_count_of_the_rest():
+  labels = [f"v{i}" for i in range(8) for _ in range(10 - i)]
+  with pytest.raises(DataError) as e:
+    _labelled([labels, []], positive_class="yes").check_learnable("y", "d.csv")
+  assert ("(found 'v0' (10 rows), 'v1' (9 rows), 'v2' (8 rows), 'v3' (7 rows), "
+          "'v4' (6 rows) and 3 more)") in str(e.value)
+
+
+@pytest.mark.parametrize("labels, positive_class, per_class", [
+    ([["a", "b"], ["a"]], None, True),  # two classes
+    ([["yes", "no"], []], "yes", True),  # both sides of a binary label
+    ([["1.5"] * 4, ["1.5"]], None, False),  # regression: one value is a fine target
+])
+def test_labels_a_model_can_learn_pass(labels, positive_class, per_class):
+  _labelled(labels, positive_class, per_class).check_learnable("y", "d.csv")
