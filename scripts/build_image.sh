@@ -58,8 +58,10 @@ case "$ENGINE" in
   docker) DOCKER_BUILDKIT=1 run docker build --platform linux/amd64 "${ARGS[@]}" "$CONTEXT" ;;
   # chroot isolation: RUN needs no OCI runtime or cgroups (works inside containers
   # and CI sandboxes); --layers keeps the dependency layer between builds;
-  # --pull=false: a base already in local storage is used as it is.
+  # --pull=false: a base already in local storage is used as it is; --force-rm: a
+  # failed build (a full disk, say) does not leave its working containers behind,
+  # each holding its own copy of the 8 GB venv.
   buildah) run buildah bud --isolation chroot --layers="${BUILDAH_LAYERS:-true}" \
-             --pull=false "${ARGS[@]}" "$CONTEXT" ;;
+             --pull=false --force-rm "${ARGS[@]}" "$CONTEXT" ;;
   *) echo "build_image: ENGINE must be docker or buildah, not '$ENGINE'" >&2; exit 2 ;;
 esac

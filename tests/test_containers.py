@@ -480,9 +480,10 @@ def test_build_script_passes_base_variant_and_ca_bundle_as_a_secret(tmp_path):
   assert proc.returncode == 0, proc.stderr
   argv = shlex.split(proc.stdout)
   assert argv[:2] == ["buildah", "bud"]
-  # No daemon, no OCI runtime: RUN steps under chroot; layers kept for rebuilds.
+  # No daemon, no OCI runtime: RUN steps under chroot; layers kept for rebuilds;
+  # a failed build's working containers removed.
   assert "--isolation" in argv and argv[argv.index("--isolation") + 1] == "chroot"
-  assert "--layers=true" in argv
+  assert "--layers=true" in argv and "--force-rm" in argv
   pairs = list(zip(argv, argv[1:]))
   assert ("--build-arg", "BASE_IMAGE=localhost/py:local") in pairs
   assert ("--build-arg", "VARIANT=cpu") in pairs
