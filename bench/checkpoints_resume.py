@@ -41,13 +41,17 @@ def _command(config: Path, run_dir: Path) -> list[str]:
           "--run-dir", str(run_dir)]
 
 
+def _env() -> dict:
+  # The repository's code, without TensorFlow's C++ start-up lines.
+  return {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
 def _start(cmd: list[str]) -> subprocess.Popen:
   # Its own session: the kill reaches every process it started (Beam and trainer
   # workers), as when the machine goes away.
   return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                           text=True, start_new_session=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO),
-                               "TF_CPP_MIN_LOG_LEVEL": "2"})
+                          env=_env())
 
 
 def kill_while_training(cmd: list[str]) -> tuple[int, float, list[str]]:
@@ -87,8 +91,7 @@ def kill_while_training(cmd: list[str]) -> tuple[int, float, list[str]]:
 def rerun(cmd: list[str]) -> tuple[str, int, str]:
   """The same command to the end: (its resume line, the step resumed from, stdout)."""
   proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False,
-                        env={**os.environ, "PYTHONPATH": str(REPO),
-                             "TF_CPP_MIN_LOG_LEVEL": "2"})
+                        env=_env())
   print(proc.stdout, flush=True)
   if proc.returncode != 0:
     sys.exit(f"the rerun failed:\n{proc.stderr[-3000:]}")
