@@ -48,7 +48,8 @@ def test_the_docs_sample_run_summarizes_as_a_run_does_now(small_run):
   (regenerate it with python -m pipelines.docs.samples run)."""
   from pipelines.docs import samples
   _, proc = small_run
-  sample = samples.path(samples.Sample("run", ("run",))).read_text()
+  run = next(s for s in samples.SAMPLES if s.name == "run")
+  sample = samples.path(run).read_text()
   assert _summary_labels(sample) == _summary_labels(proc.stdout)
 
 
